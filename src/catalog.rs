@@ -1,0 +1,318 @@
+//! The metric vocabulary: every metric is declared once as a [`MetricDesc`] with its
+//! OpenTelemetry name, unit and instrument; the Prometheus name is derived from it by
+//! [`MetricDesc::prometheus_name`], the translation Prometheus applies to OTLP it ingests.
+
+use std::fmt::Write as _;
+
+/// The OpenTelemetry instrument of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instrument {
+    /// Monotonic sum: a Prometheus counter, named with `_total`.
+    Counter,
+    /// Non-monotonic sum: a Prometheus gauge.
+    UpDownCounter,
+    /// A sampled value: a Prometheus gauge.
+    Gauge,
+}
+
+impl Instrument {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Instrument::Counter => "counter",
+            Instrument::UpDownCounter => "updowncounter",
+            Instrument::Gauge => "gauge",
+        }
+    }
+}
+
+/// The Prometheus metric type a descriptor maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromType {
+    Counter,
+    Gauge,
+}
+
+/// One metric, as declared in a collector's static catalog.
+#[derive(Debug)]
+pub struct MetricDesc {
+    /// OpenTelemetry name, e.g. `system.cpu.time`.
+    pub name: &'static str,
+    /// UCUM unit as the semantic conventions write it: `s`, `By`, `Hz`, `1`, `{cpu}`.
+    pub unit: &'static str,
+    pub instrument: Instrument,
+    /// One line, no trailing period needed; psutil quirks are stated here.
+    pub help: &'static str,
+    /// OpenTelemetry attribute names, in the order samples carry them.
+    pub attributes: &'static [&'static str],
+    /// Where the number comes from in psutil 7.2.2 terms (or `vitals` for self-metrics).
+    pub source: &'static str,
+    /// True when the semantic conventions have no such metric and vitals adds it.
+    pub extension: bool,
+}
+
+impl MetricDesc {
+    pub fn prom_type(&self) -> PromType {
+        match self.instrument {
+            Instrument::Counter => PromType::Counter,
+            Instrument::UpDownCounter | Instrument::Gauge => PromType::Gauge,
+        }
+    }
+
+    /// The Prometheus unit word for this metric, if its unit adds a suffix.
+    pub fn prometheus_unit(&self) -> Option<String> {
+        unit_suffix(self.unit, self.instrument)
+    }
+
+    /// The family name without the counter `_total`, split as (stem, unit) so that
+    /// `stem + "_" + unit` is the family name. The unit is not appended twice when the
+    /// OpenTelemetry name already ends with it.
+    pub fn prometheus_stem(&self) -> (String, Option<String>) {
+        let stem = sanitize(self.name);
+        match self.prometheus_unit() {
+            Some(unit) => {
+                let suffix = format!("_{unit}");
+                match stem.strip_suffix(&suffix) {
+                    Some(bare) => (bare.to_string(), Some(unit)),
+                    None => (stem, Some(unit)),
+                }
+            }
+            None => (stem, None),
+        }
+    }
+
+    /// The family name: what `# TYPE` names in the Prometheus text format's OpenMetrics form.
+    pub fn prometheus_family(&self) -> String {
+        match self.prometheus_stem() {
+            (stem, Some(unit)) => format!("{stem}_{unit}"),
+            (stem, None) => stem,
+        }
+    }
+
+    /// The sample name as it appears on the wire, `_total` included for counters.
+    pub fn prometheus_name(&self) -> String {
+        let mut name = self.prometheus_family();
+        if self.prom_type() == PromType::Counter {
+            name.push_str("_total");
+        }
+        name
+    }
+}
+
+/// `.` and every other character Prometheus does not allow become `_`.
+pub fn sanitize(otel: &str) -> String {
+    otel.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Attribute name to Prometheus label name (`cpu.logical_number` -> `cpu_logical_number`).
+pub fn prometheus_label(attribute: &str) -> String {
+    sanitize(attribute)
+}
+
+fn unit_suffix(unit: &str, instrument: Instrument) -> Option<String> {
+    if unit.is_empty() || unit.starts_with('{') {
+        return None;
+    }
+    let word = match unit {
+        "1" => return (instrument == Instrument::Gauge).then(|| "ratio".to_string()),
+        "s" => "seconds",
+        "ms" => "milliseconds",
+        "By" => "bytes",
+        "KiBy" => "kibibytes",
+        "Hz" => "hertz",
+        "Cel" => "celsius",
+        "bit/s" => "bits_per_second",
+        "By/s" => "bytes_per_second",
+        "rpm" => "rpm",
+        "V" => "volts",
+        "A" => "amperes",
+        "W" => "watts",
+        "J" => "joules",
+        "%" => "percent",
+        other => return Some(sanitize(other)),
+    };
+    Some(word.to_string())
+}
+
+/// The catalog as a Markdown table: `vitals list-metrics` and `docs/metrics.md`.
+pub fn markdown_table(groups: &[(&str, &[&'static MetricDesc])]) -> String {
+    let mut out = String::new();
+    out.push_str("# Metrics catalog\n\n");
+    out.push_str(
+        "Generated by `vitals list-metrics`; a test keeps this file equal to its output.\n",
+    );
+    out.push_str(
+        "Names follow `metrics-naming.md`: the OpenTelemetry name is what OTLP carries, the\n",
+    );
+    out.push_str(
+        "Prometheus name is derived from it. `ext` marks names vitals adds where the semantic\n",
+    );
+    out.push_str("conventions have none.\n");
+    for (collector, descs) in groups {
+        let _ = write!(out, "\n## {collector}\n\n");
+        out.push_str("| Prometheus name | type | unit | labels | OpenTelemetry name | psutil source | help |\n");
+        out.push_str("|---|---|---|---|---|---|---|\n");
+        for d in descs.iter() {
+            let labels: Vec<String> = d.attributes.iter().map(|a| prometheus_label(a)).collect();
+            let ptype = match d.prom_type() {
+                PromType::Counter => "counter",
+                PromType::Gauge => "gauge",
+            };
+            let ext = if d.extension { " (ext)" } else { "" };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | `{}` | {} | `{}`{} | {} | {} |",
+                d.prometheus_name(),
+                ptype,
+                d.unit,
+                if labels.is_empty() {
+                    "-".to_string()
+                } else {
+                    labels.join(", ")
+                },
+                d.name,
+                ext,
+                d.source.replace('|', "\\|"),
+                d.help.replace('|', "\\|"),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(name: &'static str, unit: &'static str, instrument: Instrument) -> MetricDesc {
+        MetricDesc {
+            name,
+            unit,
+            instrument,
+            help: "h",
+            attributes: &[],
+            source: "",
+            extension: false,
+        }
+    }
+
+    #[test]
+    fn translation_follows_the_naming_rules() {
+        let cases = [
+            (
+                "system.cpu.time",
+                "s",
+                Instrument::Counter,
+                "system_cpu_time_seconds_total",
+            ),
+            (
+                "system.cpu.utilization",
+                "1",
+                Instrument::Gauge,
+                "system_cpu_utilization_ratio",
+            ),
+            (
+                "system.cpu.logical.count",
+                "{cpu}",
+                Instrument::UpDownCounter,
+                "system_cpu_logical_count",
+            ),
+            (
+                "system.cpu.frequency",
+                "Hz",
+                Instrument::Gauge,
+                "system_cpu_frequency_hertz",
+            ),
+            (
+                "system.memory.usage",
+                "By",
+                Instrument::UpDownCounter,
+                "system_memory_usage_bytes",
+            ),
+            (
+                "system.network.packet.count",
+                "{packet}",
+                Instrument::Counter,
+                "system_network_packet_count_total",
+            ),
+            (
+                "hw.temperature",
+                "Cel",
+                Instrument::Gauge,
+                "hw_temperature_celsius",
+            ),
+            ("hw.fan.speed", "rpm", Instrument::Gauge, "hw_fan_speed_rpm"),
+            (
+                "system.network.interface.speed",
+                "bit/s",
+                Instrument::Gauge,
+                "system_network_interface_speed_bits_per_second",
+            ),
+            (
+                "system.uptime",
+                "s",
+                Instrument::Gauge,
+                "system_uptime_seconds",
+            ),
+            (
+                "vitals.collector.last_success.timestamp",
+                "s",
+                Instrument::Gauge,
+                "vitals_collector_last_success_timestamp_seconds",
+            ),
+            // "1" adds _ratio only on gauges.
+            ("x.count", "1", Instrument::Counter, "x_count_total"),
+            // A name that already ends with its unit does not get it twice.
+            (
+                "x.duration_seconds",
+                "s",
+                Instrument::Gauge,
+                "x_duration_seconds",
+            ),
+            (
+                "system.cpu.load_average.1m",
+                "{thread}",
+                Instrument::Gauge,
+                "system_cpu_load_average_1m",
+            ),
+        ];
+        for (name, unit, instrument, want) in cases {
+            assert_eq!(
+                desc(name, unit, instrument).prometheus_name(),
+                want,
+                "{name} [{unit}]"
+            );
+        }
+    }
+
+    #[test]
+    fn stem_and_unit_compose_the_family() {
+        let d = desc("system.cpu.time", "s", Instrument::Counter);
+        assert_eq!(
+            d.prometheus_stem(),
+            ("system_cpu_time".into(), Some("seconds".into()))
+        );
+        assert_eq!(d.prometheus_family(), "system_cpu_time_seconds");
+        let d = desc("x.duration_seconds", "s", Instrument::Gauge);
+        assert_eq!(
+            d.prometheus_stem(),
+            ("x_duration".into(), Some("seconds".into()))
+        );
+    }
+
+    #[test]
+    fn labels_translate_like_names() {
+        assert_eq!(prometheus_label("cpu.logical_number"), "cpu_logical_number");
+        assert_eq!(
+            prometheus_label("network.interface.name"),
+            "network_interface_name"
+        );
+    }
+}

@@ -1,0 +1,502 @@
+//! CPU: `cpu_times`, `cpu_times_percent`/`cpu_percent`, `cpu_count`, `cpu_stats`, `cpu_freq`
+//! and `getloadavg`, from /proc/stat, /proc/cpuinfo, /proc/loadavg and
+//! /sys/devices/system/cpu.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::{Collector, Schedule};
+use crate::catalog::{Instrument, MetricDesc};
+use crate::config::Interval;
+use crate::counters::{Hold, NoWrap, shares};
+use crate::host::cpu_sysfs::{parse_cpu_list, trailing_number};
+use crate::host::cpuinfo::{parse_cpuinfo_cores, parse_cpuinfo_mhz};
+use crate::host::loadavg::parse_loadavg;
+use crate::host::proc_stat::{CpuTicks, parse_proc_stat};
+use crate::host::{self, HostError, HostPaths};
+use crate::snapshot::Snapshot;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub enabled: bool,
+    pub interval: Interval,
+    pub timeout: Interval,
+    /// One series per logical CPU (true) or machine totals without a CPU label (false).
+    pub percpu: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Interval::secs(5),
+            timeout: Interval::secs(5),
+            percpu: true,
+        }
+    }
+}
+
+impl Settings {
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            enabled: self.enabled,
+            interval: self.interval.0,
+            timeout: self.timeout.0,
+        }
+    }
+}
+
+const MODE: &str = "cpu.mode";
+const CPU: &str = "cpu.logical_number";
+
+pub static TIME: MetricDesc = MetricDesc {
+    name: "system.cpu.time",
+    unit: "s",
+    instrument: Instrument::Counter,
+    help: "Seconds each logical CPU spent in each mode since boot (/proc/stat ticks / CLK_TCK). As in psutil, guest and guest_nice time is also counted in user and nice",
+    attributes: &[MODE, CPU],
+    source: "cpu_times(percpu=True)",
+    extension: false,
+};
+
+pub static UTILIZATION: MetricDesc = MetricDesc {
+    name: "system.cpu.utilization",
+    unit: "1",
+    instrument: Instrument::Gauge,
+    help: "Share of the last collection interval each logical CPU spent in each mode: psutil cpu_times_percent / 100, unrounded. cpu_percent is 1 - idle - iowait; guest modes are inside user and nice, leave them out of sums",
+    attributes: &[MODE, CPU],
+    source: "cpu_times_percent(percpu=True), cpu_percent(percpu=True)",
+    extension: false,
+};
+
+pub static LOGICAL_COUNT: MetricDesc = MetricDesc {
+    name: "system.cpu.logical.count",
+    unit: "{cpu}",
+    instrument: Instrument::UpDownCounter,
+    help: "Online logical CPUs (sysconf(_SC_NPROCESSORS_ONLN), read from the sysfs online list)",
+    attributes: &[],
+    source: "cpu_count(logical=True)",
+    extension: false,
+};
+
+pub static PHYSICAL_COUNT: MetricDesc = MetricDesc {
+    name: "system.cpu.physical.count",
+    unit: "{cpu}",
+    instrument: Instrument::UpDownCounter,
+    help: "Physical cores: distinct topology core_cpus_list (or thread_siblings_list) contents, else cpuinfo cpu cores per physical id",
+    attributes: &[],
+    source: "cpu_count(logical=False)",
+    extension: false,
+};
+
+pub static FREQUENCY: MetricDesc = MetricDesc {
+    name: "system.cpu.frequency",
+    unit: "Hz",
+    instrument: Instrument::Gauge,
+    help: "Current frequency per cpufreq policy (psutil's list index), from /proc/cpuinfo when it has one cpu MHz line per policy, else scaling_cur_freq",
+    attributes: &[CPU],
+    source: "cpu_freq(percpu=True).current",
+    extension: false,
+};
+
+pub static FREQUENCY_MIN: MetricDesc = MetricDesc {
+    name: "system.cpu.frequency.min",
+    unit: "Hz",
+    instrument: Instrument::Gauge,
+    help: "Minimum frequency per cpufreq policy (scaling_min_freq); absent without cpufreq, where psutil reports 0",
+    attributes: &[CPU],
+    source: "cpu_freq(percpu=True).min",
+    extension: true,
+};
+
+pub static FREQUENCY_MAX: MetricDesc = MetricDesc {
+    name: "system.cpu.frequency.max",
+    unit: "Hz",
+    instrument: Instrument::Gauge,
+    help: "Maximum frequency per cpufreq policy (scaling_max_freq); absent without cpufreq, where psutil reports 0",
+    attributes: &[CPU],
+    source: "cpu_freq(percpu=True).max",
+    extension: true,
+};
+
+pub static CONTEXT_SWITCHES: MetricDesc = MetricDesc {
+    name: "system.cpu.context_switches",
+    unit: "{context_switch}",
+    instrument: Instrument::Counter,
+    help: "Context switches since boot (/proc/stat ctxt)",
+    attributes: &[],
+    source: "cpu_stats().ctx_switches",
+    extension: true,
+};
+
+pub static INTERRUPTS: MetricDesc = MetricDesc {
+    name: "system.cpu.interrupts",
+    unit: "{interrupt}",
+    instrument: Instrument::Counter,
+    help: "Interrupts since boot (first number of the /proc/stat intr line)",
+    attributes: &[],
+    source: "cpu_stats().interrupts",
+    extension: true,
+};
+
+pub static SOFT_INTERRUPTS: MetricDesc = MetricDesc {
+    name: "system.cpu.soft_interrupts",
+    unit: "{interrupt}",
+    instrument: Instrument::Counter,
+    help: "Software interrupts since boot (first number of the /proc/stat softirq line)",
+    attributes: &[],
+    source: "cpu_stats().soft_interrupts",
+    extension: true,
+};
+
+pub static LOAD_1M: MetricDesc = MetricDesc {
+    name: "system.cpu.load_average.1m",
+    unit: "{thread}",
+    instrument: Instrument::Gauge,
+    help: "Load average over 1 minute (/proc/loadavg)",
+    attributes: &[],
+    source: "getloadavg()[0]",
+    extension: true,
+};
+
+pub static LOAD_5M: MetricDesc = MetricDesc {
+    name: "system.cpu.load_average.5m",
+    help: "Load average over 5 minutes (/proc/loadavg)",
+    source: "getloadavg()[1]",
+    ..LOAD_1M
+};
+
+pub static LOAD_15M: MetricDesc = MetricDesc {
+    name: "system.cpu.load_average.15m",
+    help: "Load average over 15 minutes (/proc/loadavg)",
+    source: "getloadavg()[2]",
+    ..LOAD_1M
+};
+
+pub static CATALOG: &[&MetricDesc] = &[
+    &TIME,
+    &UTILIZATION,
+    &LOGICAL_COUNT,
+    &PHYSICAL_COUNT,
+    &FREQUENCY,
+    &FREQUENCY_MIN,
+    &FREQUENCY_MAX,
+    &CONTEXT_SWITCHES,
+    &INTERRUPTS,
+    &SOFT_INTERRUPTS,
+    &LOAD_1M,
+    &LOAD_5M,
+    &LOAD_15M,
+];
+
+/// `cpu.mode` values: psutil's field names, with `irq` spelled `interrupt` as in the
+/// semantic conventions.
+const MODES: [&str; 10] = [
+    "user",
+    "nice",
+    "system",
+    "idle",
+    "iowait",
+    "interrupt",
+    "softirq",
+    "steal",
+    "guest",
+    "guest_nice",
+];
+
+/// guest and guest_nice are inside user and nice: psutil leaves them out of the total.
+const EXCLUDED_FROM_TOTAL: [bool; 10] = [
+    false, false, false, false, false, false, false, false, true, true,
+];
+
+pub struct CpuCollector {
+    paths: HostPaths,
+    percpu: bool,
+    clock_ticks: f64,
+    previous: HashMap<Option<u32>, CpuTicks>,
+    times: Hold<(Option<u32>, usize)>,
+    stats: NoWrap<&'static str>,
+}
+
+impl CpuCollector {
+    pub fn new(paths: HostPaths, settings: &Settings) -> Self {
+        Self {
+            paths,
+            percpu: settings.percpu,
+            clock_ticks: rustix::param::clock_ticks_per_second() as f64,
+            previous: HashMap::new(),
+            times: Hold::default(),
+            stats: NoWrap::default(),
+        }
+    }
+
+    fn times_and_utilization(&mut self, lines: Vec<(Option<u32>, CpuTicks)>, out: &mut Snapshot) {
+        self.times.begin();
+        let mut label = String::new();
+        let mut held = Vec::with_capacity(lines.len());
+        for (cpu, ticks) in &lines {
+            let fields: Vec<u64> = ticks
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, t)| self.times.update((*cpu, i), *t))
+                .collect();
+            set_label(&mut label, *cpu);
+            for (mode, t) in MODES.iter().zip(&fields) {
+                out.add(
+                    &TIME,
+                    &labels(mode, *cpu, &label),
+                    *t as f64 / self.clock_ticks,
+                );
+            }
+            held.push((*cpu, fields));
+        }
+        self.times.finish();
+        let mut current = HashMap::with_capacity(held.len());
+        for (cpu, fields) in held {
+            if let Some(prev) = self.previous.get(&cpu).filter(|p| p.len == fields.len()) {
+                set_label(&mut label, cpu);
+                for (mode, share) in
+                    MODES
+                        .iter()
+                        .zip(shares(prev.fields(), &fields, &EXCLUDED_FROM_TOTAL))
+                {
+                    out.add(&UTILIZATION, &labels(mode, cpu, &label), share);
+                }
+            }
+            let mut t = CpuTicks {
+                len: fields.len(),
+                ..CpuTicks::default()
+            };
+            t.ticks[..fields.len()].copy_from_slice(&fields);
+            current.insert(cpu, t);
+        }
+        self.previous = current;
+    }
+
+    fn counts(&self, stat_cpus: usize, out: &mut Snapshot) {
+        let online = self.paths.sys("devices/system/cpu/online");
+        let logical = match host::read_parsed(&online, parse_cpu_list) {
+            Ok(list) => list.len(),
+            Err(e) => {
+                out.skip(e.kind(), e.to_string());
+                stat_cpus
+            }
+        };
+        out.add(&LOGICAL_COUNT, &[], logical as f64);
+        match self.physical_cores() {
+            Ok(Some(n)) => out.add(&PHYSICAL_COUNT, &[], n as f64),
+            Ok(None) => {}
+            Err(e) => out.skip(e.kind(), e.to_string()),
+        }
+    }
+
+    /// psutil's `cpu_count_cores`: distinct core sibling lists, else cpuinfo.
+    fn physical_cores(&self) -> Result<Option<u64>, HostError> {
+        let cpu_dir = self.paths.sys("devices/system/cpu");
+        let cpus: Vec<String> = host::list_dir(&cpu_dir)?
+            .into_iter()
+            .filter(|n| trailing_number(n, "cpu").is_some())
+            .collect();
+        for file in ["core_cpus_list", "thread_siblings_list"] {
+            let mut lists = std::collections::HashSet::new();
+            for cpu in &cpus {
+                match host::read(&cpu_dir.join(cpu).join("topology").join(file)) {
+                    Ok(text) => {
+                        lists.insert(text.trim().to_string());
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !lists.is_empty() {
+                return Ok(Some(lists.len() as u64));
+            }
+        }
+        host::read_parsed(&self.paths.proc("cpuinfo"), parse_cpuinfo_cores)
+    }
+
+    fn stats(&mut self, stat: &host::proc_stat::ProcStat, out: &mut Snapshot) {
+        self.stats.begin();
+        for (desc, value) in [
+            (&CONTEXT_SWITCHES, stat.ctxt),
+            (&INTERRUPTS, stat.intr),
+            (&SOFT_INTERRUPTS, stat.softirq),
+        ] {
+            if let Some(v) = value {
+                out.add(desc, &[], self.stats.update(desc.name, v) as f64);
+            }
+        }
+        self.stats.finish();
+    }
+
+    fn frequency(&self, out: &mut Snapshot) -> Result<(), HostError> {
+        let freqs = cpu_freq(&self.paths)?;
+        if freqs.is_empty() {
+            return Ok(());
+        }
+        if self.percpu {
+            let mut label = String::new();
+            for (i, f) in freqs.iter().enumerate() {
+                label.clear();
+                label.push_str(&i.to_string());
+                out.add(&FREQUENCY, &[(CPU, &label)], f.current_hz);
+                if let Some((min, max)) = f.min_max_hz {
+                    out.add(&FREQUENCY_MIN, &[(CPU, &label)], min);
+                    out.add(&FREQUENCY_MAX, &[(CPU, &label)], max);
+                }
+            }
+        } else {
+            // psutil's cpu_freq(percpu=False): the mean over policies.
+            let n = freqs.len() as f64;
+            out.add(
+                &FREQUENCY,
+                &[],
+                freqs.iter().map(|f| f.current_hz).sum::<f64>() / n,
+            );
+            if freqs.iter().all(|f| f.min_max_hz.is_some()) {
+                let (min, max) = freqs
+                    .iter()
+                    .filter_map(|f| f.min_max_hz)
+                    .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+                out.add(&FREQUENCY_MIN, &[], min / n);
+                out.add(&FREQUENCY_MAX, &[], max / n);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_label(label: &mut String, cpu: Option<u32>) {
+    label.clear();
+    if let Some(n) = cpu {
+        label.push_str(&n.to_string());
+    }
+}
+
+fn labels<'a>(mode: &'a str, cpu: Option<u32>, label: &'a str) -> Vec<(&'static str, &'a str)> {
+    match cpu {
+        Some(_) => vec![(MODE, mode), (CPU, label)],
+        None => vec![(MODE, mode)],
+    }
+}
+
+impl Collector for CpuCollector {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn catalog(&self) -> &'static [&'static MetricDesc] {
+        CATALOG
+    }
+
+    fn needs_two_readings(&self) -> bool {
+        true
+    }
+
+    fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
+        let stat = host::read_parsed(&self.paths.proc("stat"), parse_proc_stat)?;
+        let stat_cpus = stat.per_cpu.len();
+        let lines = if self.percpu {
+            stat.per_cpu.iter().map(|(n, t)| (Some(*n), *t)).collect()
+        } else {
+            vec![(None, stat.total)]
+        };
+        self.times_and_utilization(lines, out);
+        self.counts(stat_cpus, out);
+        self.stats(&stat, out);
+        if let Err(e) = self.frequency(out) {
+            out.skip(e.kind(), e.to_string());
+        }
+        match host::read_parsed(&self.paths.proc("loadavg"), parse_loadavg) {
+            Ok([l1, l5, l15]) => {
+                out.add(&LOAD_1M, &[], l1);
+                out.add(&LOAD_5M, &[], l5);
+                out.add(&LOAD_15M, &[], l15);
+            }
+            Err(e) => out.skip(e.kind(), e.to_string()),
+        }
+        Ok(())
+    }
+}
+
+/// One entry of psutil's `cpu_freq(percpu=True)`, in hertz.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Frequency {
+    pub current_hz: f64,
+    /// None where psutil reports 0.0 for min and max (no cpufreq).
+    pub min_max_hz: Option<(f64, f64)>,
+}
+
+/// psutil's Linux `cpu_freq()`: cpufreq policies (or per-CPU cpufreq dirs) when they exist,
+/// with the current value taken from /proc/cpuinfo when it lists exactly one MHz value per
+/// policy; otherwise the cpuinfo MHz values alone.
+pub fn cpu_freq(paths: &HostPaths) -> Result<Vec<Frequency>, HostError> {
+    let mhz = match host::read_parsed(&paths.proc("cpuinfo"), parse_cpuinfo_mhz) {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let cpu_dir = paths.sys("devices/system/cpu");
+    let mut dirs: Vec<(u32, std::path::PathBuf)> = host::list_dir(&cpu_dir.join("cpufreq"))?
+        .iter()
+        .filter_map(|n| trailing_number(n, "policy").map(|i| (i, cpu_dir.join("cpufreq").join(n))))
+        .collect();
+    if dirs.is_empty() {
+        dirs = host::list_dir(&cpu_dir)?
+            .iter()
+            .filter_map(|n| trailing_number(n, "cpu").map(|i| (i, cpu_dir.join(n).join("cpufreq"))))
+            .filter(|(_, p)| p.is_dir())
+            .collect();
+    }
+    if dirs.is_empty() {
+        return Ok(mhz
+            .into_iter()
+            .map(|m| Frequency {
+                current_hz: m * 1e6,
+                min_max_hz: None,
+            })
+            .collect());
+    }
+    dirs.sort_by_key(|(i, _)| *i);
+    let khz = |dir: &Path, file: &str| -> Result<Option<u64>, HostError> {
+        match host::read_u64(&dir.join(file)) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    let mut out = Vec::with_capacity(dirs.len());
+    for (i, (_, dir)) in dirs.iter().enumerate() {
+        let current_hz = if dirs.len() == mhz.len() {
+            mhz[i] * 1e6
+        } else {
+            match khz(dir, "scaling_cur_freq")?.or(khz(dir, "cpuinfo_cur_freq")?) {
+                Some(v) => v as f64 * 1e3,
+                None => {
+                    let online = cpu_dir.join(format!("cpu{i}")).join("online");
+                    if host::read(&online).is_ok_and(|t| t == "0\n") {
+                        out.push(Frequency {
+                            current_hz: 0.0,
+                            min_max_hz: Some((0.0, 0.0)),
+                        });
+                        continue;
+                    }
+                    return Err(HostError::Parse {
+                        path: dir.clone(),
+                        detail: "no current frequency file".into(),
+                    });
+                }
+            }
+        };
+        let min = host::read_u64(&dir.join("scaling_min_freq"))? as f64 * 1e3;
+        let max = host::read_u64(&dir.join("scaling_max_freq"))? as f64 * 1e3;
+        out.push(Frequency {
+            current_hz,
+            min_max_hz: Some((min, max)),
+        });
+    }
+    Ok(out)
+}

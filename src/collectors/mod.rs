@@ -1,0 +1,75 @@
+//! Collectors: one file per psutil domain. A collector names itself, declares the metrics it
+//! may emit, and fills a [`Snapshot`] when asked; the runner owns everything else (schedule,
+//! timeouts, threads, health, publishing).
+//!
+//! Adding a domain: a file here with its `Settings` (serde, `deny_unknown_fields`), its
+//! catalog and its `Collector`; one field in [`crate::config::Collectors`]; one line in
+//! [`build`] and one in [`catalogs`].
+
+pub mod cpu;
+pub mod memory;
+
+use std::time::Duration;
+
+use crate::catalog::MetricDesc;
+use crate::config::Config;
+use crate::host::HostError;
+use crate::snapshot::Snapshot;
+
+pub trait Collector: Send + 'static {
+    fn name(&self) -> &'static str;
+
+    /// Every metric this collector can emit.
+    fn catalog(&self) -> &'static [&'static MetricDesc];
+
+    /// Reads the host into `out`. A failure of the whole reading is an `Err`; parts it could
+    /// skip are recorded with [`Snapshot::skip`] and the rest is still published.
+    fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError>;
+
+    /// True when some metrics need two readings (rates, utilization); `vitals once` then
+    /// collects twice.
+    fn needs_two_readings(&self) -> bool {
+        false
+    }
+}
+
+/// When and how long a collector runs; every collector's settings carry one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub enabled: bool,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// A collector ready for the runner.
+pub struct Scheduled {
+    pub collector: Box<dyn Collector>,
+    pub schedule: Schedule,
+}
+
+/// The enabled collectors, in catalog order.
+pub fn build(config: &Config) -> Vec<Scheduled> {
+    let paths = config.host_paths();
+    let c = &config.collectors;
+    let mut out = Vec::new();
+    let mut add = |schedule: Schedule, make: &dyn Fn() -> Box<dyn Collector>| {
+        if schedule.enabled {
+            out.push(Scheduled {
+                collector: make(),
+                schedule,
+            });
+        }
+    };
+    add(c.cpu.schedule(), &|| {
+        Box::new(cpu::CpuCollector::new(paths.clone(), &c.cpu))
+    });
+    add(c.memory.schedule(), &|| {
+        Box::new(memory::MemoryCollector::new(paths.clone()))
+    });
+    out
+}
+
+/// Every collector's catalog, enabled or not, for `list-metrics` and docs.
+pub fn catalogs() -> Vec<(&'static str, &'static [&'static MetricDesc])> {
+    vec![("cpu", cpu::CATALOG), ("memory", memory::CATALOG)]
+}

@@ -1,0 +1,49 @@
+//! `/sys/devices/system/cpu`: the online list, topology and cpufreq attributes.
+
+use super::{ParseError, num};
+
+/// CPUs in a kernel cpu list such as `0-3,8,10-11`.
+pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, ParseError> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (num(a, "cpu list")?, num(b, "cpu list")?);
+                if b < a {
+                    return Err(ParseError(format!(
+                        "cpu list range {part:?} goes backwards"
+                    )));
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(num(part, "cpu list")?),
+        }
+    }
+    Ok(cpus)
+}
+
+/// The number in `cpu12` or `policy3`, for numeric sorting and labels.
+pub fn trailing_number(name: &str, prefix: &str) -> Option<u32> {
+    name.strip_prefix(prefix)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-1\n").unwrap(), vec![0, 1]);
+        assert_eq!(parse_cpu_list("0-2,5,7-8").unwrap(), vec![0, 1, 2, 5, 7, 8]);
+        assert_eq!(parse_cpu_list("3").unwrap(), vec![3]);
+        assert!(parse_cpu_list("2-1").is_err());
+        assert!(parse_cpu_list("a").is_err());
+    }
+
+    #[test]
+    fn numbers_in_names() {
+        assert_eq!(trailing_number("cpu12", "cpu"), Some(12));
+        assert_eq!(trailing_number("cpufreq", "cpu"), None);
+        assert_eq!(trailing_number("policy3", "policy"), Some(3));
+    }
+}

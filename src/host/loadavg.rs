@@ -1,0 +1,27 @@
+//! `/proc/loadavg`: what `os.getloadavg()` returns.
+
+use super::{ParseError, num};
+
+pub fn parse_loadavg(text: &str) -> Result<[f64; 3], ParseError> {
+    let mut words = text.split_ascii_whitespace();
+    let mut out = [0.0; 3];
+    for (slot, what) in out.iter_mut().zip(["1m", "5m", "15m"]) {
+        let w = words
+            .next()
+            .ok_or_else(|| ParseError(format!("load average {what} missing")))?;
+        *slot = num(w, what)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn three_averages() {
+        assert_eq!(
+            super::parse_loadavg("1.33 0.44 0.16 1/79 4032\n").unwrap(),
+            [1.33, 0.44, 0.16]
+        );
+        assert!(super::parse_loadavg("1.0 x").is_err());
+    }
+}

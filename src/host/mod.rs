@@ -1,0 +1,137 @@
+//! Host data: where the host's files are ([`HostPaths`]), reading them, and pure parsers of
+//! their text, one module per file format. Nothing outside this module names `/proc` or `/sys`.
+
+pub mod cpu_sysfs;
+pub mod cpuinfo;
+pub mod loadavg;
+pub mod meminfo;
+pub mod proc_stat;
+pub mod vmstat;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Roots of the host's filesystems. In a container these point at bind mounts of the host's
+/// (`/host/proc`, `/host/sys`, `/host/root`); in tests, at fixture trees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPaths {
+    pub procfs: PathBuf,
+    pub sysfs: PathBuf,
+    pub rootfs: PathBuf,
+}
+
+impl Default for HostPaths {
+    fn default() -> Self {
+        Self {
+            procfs: "/proc".into(),
+            sysfs: "/sys".into(),
+            rootfs: "/".into(),
+        }
+    }
+}
+
+impl HostPaths {
+    pub fn proc(&self, rel: &str) -> PathBuf {
+        self.procfs.join(rel)
+    }
+
+    pub fn sys(&self, rel: &str) -> PathBuf {
+        self.sysfs.join(rel)
+    }
+
+    pub fn root(&self, rel: &str) -> PathBuf {
+        self.rootfs.join(rel.trim_start_matches('/'))
+    }
+}
+
+/// A failure reading or understanding a host file. `kind()` is the label value of
+/// `vitals_collector_errors_total`.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("parsing {path}: {detail}")]
+    Parse { path: PathBuf, detail: String },
+}
+
+impl HostError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HostError::Read { .. } => "read",
+            HostError::Parse { .. } => "parse",
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, HostError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// A parser's complaint, before it is tied to the file it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+impl ParseError {
+    pub fn at(self, path: &Path) -> HostError {
+        HostError::Parse {
+            path: path.to_path_buf(),
+            detail: self.0,
+        }
+    }
+}
+
+pub fn read(path: &Path) -> Result<String, HostError> {
+    std::fs::read_to_string(path).map_err(|source| HostError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads and parses in one step, attaching the path to either failure.
+pub fn read_parsed<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, ParseError>,
+) -> Result<T, HostError> {
+    let text = read(path)?;
+    parse(&text).map_err(|e| e.at(path))
+}
+
+/// Reads a sysfs attribute holding one unsigned number.
+pub fn read_u64(path: &Path) -> Result<u64, HostError> {
+    read_parsed(path, |t| {
+        t.trim()
+            .parse::<u64>()
+            .map_err(|e| ParseError(format!("{:?}: {e}", t.trim())))
+    })
+}
+
+/// Names in a directory, sorted; a missing directory is an empty list.
+pub fn list_dir(path: &Path) -> Result<Vec<String>, HostError> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(HostError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Parses a whole number field, naming it in the error.
+pub(crate) fn num<T: std::str::FromStr>(field: &str, what: &str) -> Result<T, ParseError>
+where
+    T::Err: std::fmt::Display,
+{
+    field
+        .parse::<T>()
+        .map_err(|e| ParseError(format!("{what}: {field:?}: {e}")))
+}

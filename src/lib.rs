@@ -1,0 +1,23 @@
+//! vitals: host metrics with psutil's semantics, served to Prometheus.
+//!
+//! Collectors read the host on their own intervals into snapshots ([`runner`],
+//! [`collectors`]); the [`registry`] keeps the latest of each; [`export`] encodes them.
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod collectors;
+pub mod config;
+pub mod counters;
+pub mod export;
+pub mod host;
+pub mod registry;
+pub mod runner;
+pub mod self_metrics;
+pub mod snapshot;
+
+/// Every metric vitals can export, grouped by collector, self-metrics last.
+pub fn full_catalog() -> Vec<(&'static str, &'static [&'static catalog::MetricDesc])> {
+    let mut all = collectors::catalogs();
+    all.push(("self (vitals_)", self_metrics::CATALOG));
+    all
+}

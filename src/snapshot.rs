@@ -1,0 +1,105 @@
+//! What a collector produces in one tick: metric families with their samples, plus the
+//! partial failures it skipped over. Exporters read published snapshots and nothing else.
+
+use crate::catalog::MetricDesc;
+
+/// One series: label values in the order of the descriptor's attributes, and a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub desc: &'static MetricDesc,
+    pub samples: Vec<Sample>,
+}
+
+/// Something a collector skipped without failing the whole tick (an unreadable optional
+/// file, a malformed line). Counted by kind in `vitals_collector_errors_total`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub families: Vec<Family>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Snapshot {
+    /// Adds one sample; `labels` pairs attribute names with values.
+    pub fn add(&mut self, desc: &'static MetricDesc, labels: &[(&'static str, &str)], value: f64) {
+        debug_assert!(
+            labels.iter().all(|(k, _)| desc.attributes.contains(k)),
+            "{}: label not declared in the catalog",
+            desc.name
+        );
+        let sample = Sample {
+            labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
+            value,
+        };
+        match self
+            .families
+            .iter_mut()
+            .rev()
+            .find(|f| std::ptr::eq(f.desc, desc))
+        {
+            Some(family) => family.samples.push(sample),
+            None => self.families.push(Family {
+                desc,
+                samples: vec![sample],
+            }),
+        }
+    }
+
+    pub fn skip(&mut self, kind: &'static str, detail: impl Into<String>) {
+        self.skipped.push(Skipped {
+            kind,
+            detail: detail.into(),
+        });
+    }
+
+    pub fn series_count(&self) -> usize {
+        self.families.iter().map(|f| f.samples.len()).sum()
+    }
+
+    pub fn family(&self, name: &str) -> Option<&Family> {
+        self.families.iter().find(|f| f.desc.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Instrument;
+
+    static A: MetricDesc = MetricDesc {
+        name: "a",
+        unit: "1",
+        instrument: Instrument::Gauge,
+        help: "a",
+        attributes: &["k"],
+        source: "",
+        extension: true,
+    };
+    static B: MetricDesc = MetricDesc {
+        name: "b",
+        attributes: &[],
+        ..A
+    };
+
+    #[test]
+    fn samples_group_by_descriptor() {
+        let mut s = Snapshot::default();
+        s.add(&A, &[("k", "1")], 1.0);
+        s.add(&B, &[], 2.0);
+        s.add(&A, &[("k", "2")], 3.0);
+        assert_eq!(s.families.len(), 2);
+        assert_eq!(s.family("a").map(|f| f.samples.len()), Some(2));
+        assert_eq!(s.series_count(), 3);
+    }
+}
