@@ -174,9 +174,11 @@ fn load_config(g: &Global) -> Result<Config, ExitCode> {
 fn init_logging(config: &Config) {
     let filter =
         tracing_subscriber::EnvFilter::new(format!("vitals={}", config.log.level.as_str()));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match config.log.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -500,3 +500,130 @@ pub fn cpu_freq(paths: &HostPaths) -> Result<Vec<Frequency>, HostError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    /// A copy of a fixture tree that a test may rewrite.
+    fn scratch_tree(fixture: &str, test: &str) -> PathBuf {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(fixture);
+        let dst = std::env::temp_dir().join(format!("vitals-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dst);
+        copy_dir(&src, &dst);
+        dst
+    }
+
+    fn copy_dir(src: &Path, dst: &Path) {
+        std::fs::create_dir_all(dst).unwrap();
+        for entry in std::fs::read_dir(src).unwrap() {
+            let entry = entry.unwrap();
+            let to = dst.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &to);
+            } else {
+                std::fs::copy(entry.path(), to).unwrap();
+            }
+        }
+    }
+
+    fn paths(root: &Path) -> HostPaths {
+        HostPaths { procfs: root.join("proc"), sysfs: root.join("sys"), rootfs: root.to_path_buf() }
+    }
+
+    fn value(s: &Snapshot, desc: &MetricDesc, labels: &[(&str, &str)]) -> Option<f64> {
+        s.family(desc.name)?
+            .samples
+            .iter()
+            .find(|x| labels.iter().all(|(k, v)| x.labels.iter().any(|(lk, lv)| lk == k && lv == v)))
+            .map(|x| x.value)
+    }
+
+    #[test]
+    fn utilization_comes_from_the_second_reading() {
+        let root = scratch_tree("legacy", "util");
+        let mut c = CpuCollector::new(paths(&root), &Settings::default());
+        let mut first = Snapshot::default();
+        c.collect(&mut first).unwrap();
+        assert!(first.family("system.cpu.utilization").is_none(), "no utilization from one reading");
+        // cpu0 gains 30 user, 60 idle, 10 iowait ticks: busy (cpu_percent) = 30%.
+        std::fs::write(
+            root.join("proc/stat"),
+            "cpu  55051 120 21002 901283 3321 12 801 44\n\
+             cpu0 27541 60 10501 450671 1665 6 400 22\n\
+             cpu1 27510 60 10501 450612 1656 6 401 22\n",
+        )
+        .unwrap();
+        let mut second = Snapshot::default();
+        c.collect(&mut second).unwrap();
+        let u = |mode| value(&second, &UTILIZATION, &[(MODE, mode), (CPU, "0")]).unwrap();
+        assert!((u("user") - 0.3).abs() < 1e-12);
+        assert!((u("idle") - 0.6).abs() < 1e-12);
+        assert!((u("iowait") - 0.1).abs() < 1e-12);
+        assert_eq!(value(&second, &UTILIZATION, &[(MODE, "idle"), (CPU, "1")]), Some(0.0), "no ticks elapsed on cpu1");
+        assert_eq!(value(&second, &UTILIZATION, &[(MODE, "guest")]), None, "this kernel has no guest field");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn percpu_off_exports_the_totals_without_a_cpu_label() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
+        let mut c = CpuCollector::new(paths(&root), &Settings { percpu: false, ..Settings::default() });
+        let mut s = Snapshot::default();
+        c.collect(&mut s).unwrap();
+        let times = s.family("system.cpu.time").unwrap();
+        assert_eq!(times.samples.len(), 10);
+        assert!(times.samples.iter().all(|x| x.labels.len() == 1));
+        assert_eq!(value(&s, &TIME, &[(MODE, "user")]), Some(11834.60));
+        let freq = s.family("system.cpu.frequency").unwrap();
+        assert_eq!(freq.samples.len(), 1);
+        let mean = (2893.112 + 1400.0 + 3101.558 + 1400.021) / 4.0 * 1e6;
+        assert!((freq.samples[0].value - mean).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_missing_optional_file_is_skipped_and_counted() {
+        let root = scratch_tree("modern", "skip");
+        std::fs::remove_file(root.join("proc/loadavg")).unwrap();
+        let mut c = CpuCollector::new(paths(&root), &Settings::default());
+        let mut s = Snapshot::default();
+        c.collect(&mut s).unwrap();
+        assert!(s.family("system.cpu.load_average.1m").is_none());
+        assert_eq!(s.skipped.len(), 1);
+        assert_eq!(s.skipped[0].kind, "read");
+        assert!(s.family("system.cpu.time").is_some());
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_missing_proc_stat_fails_the_collection() {
+        let mut c = CpuCollector::new(paths(Path::new("/nonexistent")), &Settings::default());
+        let err = c.collect(&mut Snapshot::default()).unwrap_err();
+        assert_eq!(err.kind(), "read");
+        assert!(err.to_string().contains("/nonexistent/proc/stat"));
+    }
+
+    #[test]
+    fn frequency_follows_psutil_sources() {
+        // cpufreq policies with one cpuinfo MHz line each: current comes from cpuinfo.
+        let modern = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
+        let f = cpu_freq(&paths(&modern)).unwrap();
+        assert_eq!(f.len(), 4);
+        assert_eq!(f[2], Frequency { current_hz: 3101.558e6, min_max_hz: Some((400e6, 3400e6)) });
+        // No cpufreq at all: cpuinfo alone, no min/max.
+        let legacy = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy");
+        let f = cpu_freq(&paths(&legacy)).unwrap();
+        assert_eq!(f, vec![Frequency { current_hz: 2200e6, min_max_hz: None }; 2]);
+    }
+
+    #[test]
+    fn frequency_from_scaling_cur_freq_when_cpuinfo_disagrees() {
+        let root = scratch_tree("modern", "freq");
+        std::fs::write(root.join("proc/cpuinfo"), "processor : 0\n").unwrap();
+        let f = cpu_freq(&paths(&root)).unwrap();
+        assert_eq!(f[0].current_hz, 2100000e3);
+        let _ = std::fs::remove_dir_all(root);
+    }
+}

@@ -169,7 +169,43 @@ fn quality(headers: &HeaderMap, name: header::HeaderName, matches: impl Fn(&str)
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt;
+
     use super::*;
+
+    async fn body_text(r: Response) -> String {
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn requests_beyond_the_caps_get_503() {
+        let state = AppState::new(Arc::new(Registry::new(&[], 3)), 1, Duration::from_millis(100));
+        let app: Router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "done"
+                }),
+            )
+            .layer(middleware::from_fn_with_state(state.clone(), limits))
+            .with_state(state);
+        let request = || Request::get("/slow").body(Body::empty()).unwrap();
+        let (first, second) = tokio::join!(app.clone().oneshot(request()), async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            app.clone().oneshot(request()).await
+        });
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body_text(second).await, "too many requests in flight\n");
+        assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body_text(first).await, "request timed out\n");
+        // The permit is back: the next request is served (and times out again).
+        let third = app.oneshot(request()).await.unwrap();
+        assert_eq!(body_text(third).await, "request timed out\n");
+    }
 
     fn accept(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

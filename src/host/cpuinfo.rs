@@ -62,3 +62,17 @@ processor\t: 2\nphysical id\t: 1\ncpu cores\t: 4\ncpu MHz\t\t: 1200.5\n";
         assert_eq!(parse_cpuinfo_cores("processor : 0\n").unwrap(), None);
     }
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    #[test]
+    fn fixture_trees() {
+        let modern = include_str!("../../tests/fixtures/modern/proc/cpuinfo");
+        assert_eq!(parse_cpuinfo_mhz(modern).unwrap().len(), 4);
+        assert_eq!(parse_cpuinfo_cores(modern).unwrap(), Some(2));
+        let legacy = include_str!("../../tests/fixtures/legacy/proc/cpuinfo");
+        assert_eq!(parse_cpuinfo_cores(legacy).unwrap(), Some(2));
+    }
+}

@@ -188,3 +188,18 @@ Inactive(file): 100 kB\nSReclaimable: 40 kB\n";
         assert!(parse_meminfo("Buffers: 1 kB\n").is_err());
     }
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    #[test]
+    fn fixture_trees() {
+        let modern = parse_meminfo(include_str!("../../tests/fixtures/modern/proc/meminfo")).unwrap();
+        assert_eq!(virtual_memory(&modern, None).available, 9871204 * 1024);
+        let legacy = parse_meminfo(include_str!("../../tests/fixtures/legacy/proc/meminfo")).unwrap();
+        assert!(needs_zoneinfo(&legacy));
+        let low = parse_zoneinfo_low(include_str!("../../tests/fixtures/legacy/proc/zoneinfo")).unwrap();
+        assert_eq!(low, 41 + 6250);
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of vitals: formatting and lints, Rust unit/golden/integration tests, and
+# the Python tests against the real binary (promtool, a real Prometheus, psutil as oracle).
+# Installs what they need on a fresh Debian machine: Prometheus and promtool from apt,
+# psutil, prometheus-client and pytest into .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)   # Debian's prometheus ships promtool
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    apt_install "${missing[@]}"
+fi
+if [ ! -x .venv/bin/pytest ] || ! .venv/bin/pip install -q -r tests/python/requirements.txt --dry-run >/dev/null 2>&1; then
+    echo "== preparing .venv"
+    python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --quiet
+echo "== python tests (real binary, promtool, Prometheus, psutil)"
+cargo build --release --quiet
+VITALS_BIN="$PWD/target/release/vitals" .venv/bin/pytest -q -p no:cacheprovider tests/python

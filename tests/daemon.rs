@@ -1,0 +1,215 @@
+//! The real binary over real HTTP: startup, endpoints, content negotiation, bad config,
+//! shutdown on SIGTERM, and the generated files that must match the binary's output.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vitals");
+
+struct Daemon {
+    child: Child,
+    addr: String,
+    logs: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    fn start(config: &str) -> Daemon {
+        let dir = std::env::temp_dir().join(format!("vitals-daemon-{}-{:?}", std::process::id(), std::thread::current().id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("vitals.toml");
+        std::fs::write(&cfg, config).unwrap();
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--listen", "127.0.0.1:0", "--log-format", "text"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting vitals");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("no listening line in the log");
+            if let Some(rest) = line.split("addr=").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap().to_string();
+                return Daemon { child, addr, logs: rx };
+            }
+        }
+    }
+
+    fn request(&self, raw: &str) -> Response {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(raw.as_bytes()).unwrap();
+        let mut bytes = Vec::new();
+        s.read_to_end(&mut bytes).unwrap();
+        Response::parse(&bytes)
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+        self.request(&format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}\r\n"))
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.get("/readyz", &[]).status != 200 {
+            assert!(Instant::now() < deadline, "never ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn terminate(mut self) -> (std::process::ExitStatus, Duration, Vec<String>) {
+        let start = Instant::now();
+        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        (status, start.elapsed(), self.logs.try_iter().collect())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn parse(bytes: &[u8]) -> Response {
+        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("no header end");
+        let head = String::from_utf8_lossy(&bytes[..split]).to_string();
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Response { status, headers, body: bytes[split + 4..].to_vec() }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+}
+
+const FAST: &str = "[collectors.cpu]\ninterval = \"200ms\"\ntimeout = \"200ms\"\n[collectors.memory]\ninterval = \"200ms\"\ntimeout = \"200ms\"\n";
+
+#[test]
+fn serves_health_readiness_and_both_formats() {
+    let d = Daemon::start(FAST);
+    assert_eq!(d.get("/healthz", &[]).status, 200);
+    d.wait_ready();
+    let landing = d.get("/", &[]);
+    assert!(landing.text().contains("href=\"/metrics\""));
+
+    let plain = d.get("/metrics", &[]);
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    let text = plain.text();
+    assert!(text.contains("# TYPE system_cpu_time_seconds_total counter\n"));
+    assert!(text.contains("system_memory_limit_bytes "));
+    assert!(text.contains("vitals_collector_up{collector=\"cpu\"} 1\n"));
+
+    let prometheus_accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let om = d.get("/metrics", &[("Accept", prometheus_accept)]);
+    assert_eq!(om.header("content-type"), Some("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    let om_text = om.text();
+    assert!(om_text.ends_with("# EOF\n"));
+    assert!(om_text.contains("# UNIT system_cpu_time_seconds seconds\n"));
+
+    let gz = d.get("/metrics", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(&gz.body[..]).read_to_string(&mut unzipped).unwrap();
+    assert!(unzipped.contains("# TYPE system_cpu_time_seconds_total counter\n"));
+
+    // Utilization needs two readings; it appears after the second tick.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(d.get("/metrics", &[]).text().contains("system_cpu_utilization_ratio{"));
+}
+
+#[test]
+fn bad_requests_get_4xx() {
+    let d = Daemon::start(FAST);
+    assert_eq!(d.get("/nope", &[]).status, 404);
+    let post = d.request("POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(post.status, 405);
+    assert_eq!(d.request("NOT HTTP AT ALL\r\n\r\n").status, 400);
+    // Still serving after all that.
+    assert_eq!(d.get("/healthz", &[]).status, 200);
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_quickly() {
+    let d = Daemon::start(FAST);
+    d.wait_ready();
+    let (status, took, logs) = d.terminate();
+    assert!(status.success(), "exit status {status}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(logs.iter().any(|l| l.contains("shutting down") && l.contains("SIGTERM")), "{logs:?}");
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_the_key() {
+    let dir = std::env::temp_dir().join(format!("vitals-badcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("bad.toml");
+    std::fs::write(&cfg, "[server]\nlisten = \"0.0.0.0:9977\"\n\n[collectors.memory]\ninterval = \"0s\"\n").unwrap();
+    for sub in [&["check-config"][..], &["run"][..], &[][..]] {
+        let out = Command::new(BIN).args(sub).arg("--config").arg(&cfg).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sub:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("line 5, column 12") && err.contains("greater than zero"), "{sub:?}: {err}");
+    }
+    let out = Command::new(BIN).args(["check-config", "--config", "/nonexistent.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
+}
+
+#[test]
+fn an_address_in_use_fails_with_a_message() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = holder.local_addr().unwrap().to_string();
+    let out = Command::new(BIN).args(["--listen", &addr]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("listening on {addr}")));
+}
+
+#[test]
+fn generated_files_match_the_binary() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |arg: &str| String::from_utf8(Command::new(BIN).arg(arg).output().unwrap().stdout).unwrap();
+    assert_eq!(
+        run("list-metrics"),
+        std::fs::read_to_string(root.join("docs/metrics.md")).unwrap(),
+        "docs/metrics.md is stale: cargo run -- list-metrics > docs/metrics.md"
+    );
+    assert_eq!(run("print-default-config"), std::fs::read_to_string(root.join("config/vitals.toml")).unwrap());
+}
