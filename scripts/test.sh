@@ -19,10 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     apt_install "${missing[@]}"
 fi
-if [ ! -x .venv/bin/pytest ] || ! .venv/bin/pip install -q -r tests/python/requirements.txt --dry-run >/dev/null 2>&1; then
-    echo "== preparing .venv"
-    python3 -m venv .venv
-fi
+[ -x .venv/bin/pip ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 
 echo "== cargo fmt --check"
