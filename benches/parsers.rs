@@ -1,0 +1,82 @@
+//! The cost of the pure parsers on the fixture files, and of a whole collection on this host.
+//!
+//! `cargo bench --bench parsers` (add `-- --quick` for a fast, rougher run). The fixture
+//! benchmarks are the same on every machine; the `collect` ones read this host's /proc and
+//! /sys, so they grow with its CPU count.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use vitals::collectors::Collector;
+use vitals::collectors::cpu::{self, CpuCollector};
+use vitals::collectors::memory::MemoryCollector;
+use vitals::host::HostPaths;
+use vitals::host::cpuinfo::parse_cpuinfo_mhz;
+use vitals::host::meminfo::{parse_meminfo, virtual_memory};
+use vitals::host::proc_stat::parse_proc_stat;
+use vitals::snapshot::Snapshot;
+
+const STAT: &str = include_str!("../tests/fixtures/modern/proc/stat");
+const MEMINFO: &str = include_str!("../tests/fixtures/modern/proc/meminfo");
+const CPUINFO: &str = include_str!("../tests/fixtures/modern/proc/cpuinfo");
+
+fn parsers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse");
+    g.bench_function("proc_stat", |b| {
+        b.iter(|| parse_proc_stat(black_box(STAT)).expect("fixture parses"))
+    });
+    g.bench_function("meminfo", |b| {
+        b.iter(|| parse_meminfo(black_box(MEMINFO)).expect("fixture parses"))
+    });
+    g.bench_function("meminfo+virtual_memory", |b| {
+        b.iter(|| {
+            let m = parse_meminfo(black_box(MEMINFO)).expect("fixture parses");
+            virtual_memory(&m, None)
+        })
+    });
+    g.bench_function("cpuinfo_mhz", |b| {
+        b.iter(|| parse_cpuinfo_mhz(black_box(CPUINFO)).expect("fixture parses"))
+    });
+    g.finish();
+}
+
+/// One collection as the runner does it: a fresh snapshot, the collector keeping its state
+/// (previous ticks for utilization) from one iteration to the next.
+fn collect(c: &mut Criterion, name: &str, mut collector: impl Collector) {
+    // Prime the state, as a running daemon has it after its first tick.
+    collector
+        .collect(&mut Snapshot::default())
+        .expect("this host's files can be read");
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            let mut out = Snapshot::default();
+            collector
+                .collect(&mut out)
+                .expect("this host's files can be read");
+            out
+        })
+    });
+}
+
+fn collections(c: &mut Criterion) {
+    collect(
+        c,
+        "collect/cpu",
+        CpuCollector::new(HostPaths::default(), &cpu::Settings::default()),
+    );
+    collect(
+        c,
+        "collect/memory",
+        MemoryCollector::new(HostPaths::default()),
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = parsers, collections
+}
+criterion_main!(benches);
