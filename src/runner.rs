@@ -136,6 +136,7 @@ impl Task {
         let mut ticker = tokio::time::interval(self.schedule.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut in_flight: Option<JoinHandle<Outcome>> = None;
+        let mut published = false;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -175,6 +176,15 @@ impl Task {
             self.log.record(&outcome);
             match outcome {
                 Outcome::Collected(snapshot, took) => {
+                    if !published {
+                        published = true;
+                        info!(
+                            collector = self.log.name,
+                            series = snapshot.series_count(),
+                            ?took,
+                            "first collection published"
+                        );
+                    }
                     self.registry.publish(self.slot, snapshot, took)
                 }
                 Outcome::Failed { kind, took, .. } => {

@@ -18,7 +18,11 @@ struct Daemon {
 
 impl Daemon {
     fn start(config: &str) -> Daemon {
-        let dir = std::env::temp_dir().join(format!("vitals-daemon-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let dir = std::env::temp_dir().join(format!(
+            "vitals-daemon-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let cfg = dir.join("vitals.toml");
         std::fs::write(&cfg, config).unwrap();
@@ -37,14 +41,23 @@ impl Daemon {
                 let _ = tx.send(line);
             }
         });
+        // Owned by a Daemon from here, so a failure below still kills and reaps it.
+        let mut daemon = Daemon {
+            child,
+            addr: String::new(),
+            logs: rx,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("no listening line in the log");
+        while daemon.addr.is_empty() {
+            let line = daemon
+                .logs
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("no listening line in the log");
             if let Some(rest) = line.split("addr=").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap().to_string();
-                return Daemon { child, addr, logs: rx };
+                daemon.addr = rest.split_whitespace().next().unwrap().to_string();
             }
         }
+        daemon
     }
 
     fn request(&self, raw: &str) -> Response {
@@ -57,8 +70,13 @@ impl Daemon {
     }
 
     fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
-        let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
-        self.request(&format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}\r\n"))
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}\r\n"
+        ))
     }
 
     fn wait_ready(&self) {
@@ -71,13 +89,19 @@ impl Daemon {
 
     fn terminate(mut self) -> (std::process::ExitStatus, Duration, Vec<String>) {
         let start = Instant::now();
-        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(ok.success());
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "still running 10 s after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(10));
         };
         (status, start.elapsed(), self.logs.try_iter().collect())
@@ -99,19 +123,36 @@ struct Response {
 
 impl Response {
     fn parse(bytes: &[u8]) -> Response {
-        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("no header end");
+        let split = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("no header end");
         let head = String::from_utf8_lossy(&bytes[..split]).to_string();
         let mut lines = head.lines();
-        let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+        let status = lines
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         let headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        Response { status, headers, body: bytes[split + 4..].to_vec() }
+        Response {
+            status,
+            headers,
+            body: bytes[split + 4..].to_vec(),
+        }
     }
 
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn text(&self) -> String {
@@ -131,7 +172,10 @@ fn serves_health_readiness_and_both_formats() {
 
     let plain = d.get("/metrics", &[]);
     assert_eq!(plain.status, 200);
-    assert_eq!(plain.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(
+        plain.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
     let text = plain.text();
     assert!(text.contains("# TYPE system_cpu_time_seconds_total counter\n"));
     assert!(text.contains("system_memory_limit_bytes "));
@@ -139,7 +183,10 @@ fn serves_health_readiness_and_both_formats() {
 
     let prometheus_accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
     let om = d.get("/metrics", &[("Accept", prometheus_accept)]);
-    assert_eq!(om.header("content-type"), Some("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    assert_eq!(
+        om.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
     let om_text = om.text();
     assert!(om_text.ends_with("# EOF\n"));
     assert!(om_text.contains("# UNIT system_cpu_time_seconds seconds\n"));
@@ -147,19 +194,27 @@ fn serves_health_readiness_and_both_formats() {
     let gz = d.get("/metrics", &[("Accept-Encoding", "gzip")]);
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     let mut unzipped = String::new();
-    flate2::read::GzDecoder::new(&gz.body[..]).read_to_string(&mut unzipped).unwrap();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_string(&mut unzipped)
+        .unwrap();
     assert!(unzipped.contains("# TYPE system_cpu_time_seconds_total counter\n"));
 
     // Utilization needs two readings; it appears after the second tick.
     std::thread::sleep(Duration::from_millis(500));
-    assert!(d.get("/metrics", &[]).text().contains("system_cpu_utilization_ratio{"));
+    assert!(
+        d.get("/metrics", &[])
+            .text()
+            .contains("system_cpu_utilization_ratio{")
+    );
 }
 
 #[test]
 fn bad_requests_get_4xx() {
     let d = Daemon::start(FAST);
     assert_eq!(d.get("/nope", &[]).status, 404);
-    let post = d.request("POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let post = d.request(
+        "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(post.status, 405);
     assert_eq!(d.request("NOT HTTP AT ALL\r\n\r\n").status, 400);
     // Still serving after all that.
@@ -173,7 +228,11 @@ fn sigterm_stops_cleanly_and_quickly() {
     let (status, took, logs) = d.terminate();
     assert!(status.success(), "exit status {status}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    assert!(logs.iter().any(|l| l.contains("shutting down") && l.contains("SIGTERM")), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("shutting down") && l.contains("SIGTERM")),
+        "{logs:?}"
+    );
 }
 
 #[test]
@@ -181,14 +240,29 @@ fn a_bad_config_exits_2_naming_the_key() {
     let dir = std::env::temp_dir().join(format!("vitals-badcfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("bad.toml");
-    std::fs::write(&cfg, "[server]\nlisten = \"0.0.0.0:9977\"\n\n[collectors.memory]\ninterval = \"0s\"\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"0.0.0.0:9977\"\n\n[collectors.memory]\ninterval = \"0s\"\n",
+    )
+    .unwrap();
     for sub in [&["check-config"][..], &["run"][..], &[][..]] {
-        let out = Command::new(BIN).args(sub).arg("--config").arg(&cfg).output().unwrap();
+        let out = Command::new(BIN)
+            .args(sub)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{sub:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("line 5, column 12") && err.contains("greater than zero"), "{sub:?}: {err}");
+        assert!(
+            err.contains("line 5, column 12") && err.contains("greater than zero"),
+            "{sub:?}: {err}"
+        );
     }
-    let out = Command::new(BIN).args(["check-config", "--config", "/nonexistent.toml"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", "/nonexistent.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
 }
@@ -197,7 +271,10 @@ fn a_bad_config_exits_2_naming_the_key() {
 fn an_address_in_use_fails_with_a_message() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = holder.local_addr().unwrap().to_string();
-    let out = Command::new(BIN).args(["--listen", &addr]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["--listen", &addr])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("listening on {addr}")));
 }
@@ -205,11 +282,15 @@ fn an_address_in_use_fails_with_a_message() {
 #[test]
 fn generated_files_match_the_binary() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let run = |arg: &str| String::from_utf8(Command::new(BIN).arg(arg).output().unwrap().stdout).unwrap();
+    let run =
+        |arg: &str| String::from_utf8(Command::new(BIN).arg(arg).output().unwrap().stdout).unwrap();
     assert_eq!(
         run("list-metrics"),
         std::fs::read_to_string(root.join("docs/metrics.md")).unwrap(),
         "docs/metrics.md is stale: cargo run -- list-metrics > docs/metrics.md"
     );
-    assert_eq!(run("print-default-config"), std::fs::read_to_string(root.join("config/vitals.toml")).unwrap());
+    assert_eq!(
+        run("print-default-config"),
+        std::fs::read_to_string(root.join("config/vitals.toml")).unwrap()
+    );
 }

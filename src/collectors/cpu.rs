@@ -509,7 +509,9 @@ mod tests {
 
     /// A copy of a fixture tree that a test may rewrite.
     fn scratch_tree(fixture: &str, test: &str) -> PathBuf {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(fixture);
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture);
         let dst = std::env::temp_dir().join(format!("vitals-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dst);
         copy_dir(&src, &dst);
@@ -530,14 +532,22 @@ mod tests {
     }
 
     fn paths(root: &Path) -> HostPaths {
-        HostPaths { procfs: root.join("proc"), sysfs: root.join("sys"), rootfs: root.to_path_buf() }
+        HostPaths {
+            procfs: root.join("proc"),
+            sysfs: root.join("sys"),
+            rootfs: root.to_path_buf(),
+        }
     }
 
     fn value(s: &Snapshot, desc: &MetricDesc, labels: &[(&str, &str)]) -> Option<f64> {
         s.family(desc.name)?
             .samples
             .iter()
-            .find(|x| labels.iter().all(|(k, v)| x.labels.iter().any(|(lk, lv)| lk == k && lv == v)))
+            .find(|x| {
+                labels
+                    .iter()
+                    .all(|(k, v)| x.labels.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
             .map(|x| x.value)
     }
 
@@ -547,7 +557,10 @@ mod tests {
         let mut c = CpuCollector::new(paths(&root), &Settings::default());
         let mut first = Snapshot::default();
         c.collect(&mut first).unwrap();
-        assert!(first.family("system.cpu.utilization").is_none(), "no utilization from one reading");
+        assert!(
+            first.family("system.cpu.utilization").is_none(),
+            "no utilization from one reading"
+        );
         // cpu0 gains 30 user, 60 idle, 10 iowait ticks: busy (cpu_percent) = 30%.
         std::fs::write(
             root.join("proc/stat"),
@@ -562,15 +575,29 @@ mod tests {
         assert!((u("user") - 0.3).abs() < 1e-12);
         assert!((u("idle") - 0.6).abs() < 1e-12);
         assert!((u("iowait") - 0.1).abs() < 1e-12);
-        assert_eq!(value(&second, &UTILIZATION, &[(MODE, "idle"), (CPU, "1")]), Some(0.0), "no ticks elapsed on cpu1");
-        assert_eq!(value(&second, &UTILIZATION, &[(MODE, "guest")]), None, "this kernel has no guest field");
+        assert_eq!(
+            value(&second, &UTILIZATION, &[(MODE, "idle"), (CPU, "1")]),
+            Some(0.0),
+            "no ticks elapsed on cpu1"
+        );
+        assert_eq!(
+            value(&second, &UTILIZATION, &[(MODE, "guest")]),
+            None,
+            "this kernel has no guest field"
+        );
         let _ = std::fs::remove_dir_all(root);
     }
 
     #[test]
     fn percpu_off_exports_the_totals_without_a_cpu_label() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
-        let mut c = CpuCollector::new(paths(&root), &Settings { percpu: false, ..Settings::default() });
+        let mut c = CpuCollector::new(
+            paths(&root),
+            &Settings {
+                percpu: false,
+                ..Settings::default()
+            },
+        );
         let mut s = Snapshot::default();
         c.collect(&mut s).unwrap();
         let times = s.family("system.cpu.time").unwrap();
@@ -611,11 +638,26 @@ mod tests {
         let modern = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
         let f = cpu_freq(&paths(&modern)).unwrap();
         assert_eq!(f.len(), 4);
-        assert_eq!(f[2], Frequency { current_hz: 3101.558e6, min_max_hz: Some((400e6, 3400e6)) });
+        assert_eq!(
+            f[2],
+            Frequency {
+                current_hz: 3101.558e6,
+                min_max_hz: Some((400e6, 3400e6))
+            }
+        );
         // No cpufreq at all: cpuinfo alone, no min/max.
         let legacy = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy");
         let f = cpu_freq(&paths(&legacy)).unwrap();
-        assert_eq!(f, vec![Frequency { current_hz: 2200e6, min_max_hz: None }; 2]);
+        assert_eq!(
+            f,
+            vec![
+                Frequency {
+                    current_hz: 2200e6,
+                    min_max_hz: None
+                };
+                2
+            ]
+        );
     }
 
     #[test]

@@ -181,7 +181,11 @@ mod tests {
 
     #[tokio::test]
     async fn requests_beyond_the_caps_get_503() {
-        let state = AppState::new(Arc::new(Registry::new(&[], 3)), 1, Duration::from_millis(100));
+        let state = AppState::new(
+            Arc::new(Registry::new(&[], 3)),
+            1,
+            Duration::from_millis(100),
+        );
         let app: Router = Router::new()
             .route(
                 "/slow",

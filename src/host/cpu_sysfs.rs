@@ -38,6 +38,8 @@ mod tests {
         assert_eq!(parse_cpu_list("3").unwrap(), vec![3]);
         assert!(parse_cpu_list("2-1").is_err());
         assert!(parse_cpu_list("a").is_err());
+        let online = include_str!("../../tests/fixtures/modern/sys/devices/system/cpu/online");
+        assert_eq!(parse_cpu_list(online).unwrap(), vec![0, 1, 2, 3]);
     }
 
     #[test]

@@ -24,4 +24,11 @@ mod tests {
         );
         assert!(super::parse_loadavg("1.0 x").is_err());
     }
+
+    #[test]
+    fn fixture_tree() {
+        let l =
+            super::parse_loadavg(include_str!("../../tests/fixtures/legacy/proc/loadavg")).unwrap();
+        assert_eq!(l, [3.10, 2.05, 1.00]);
+    }
 }

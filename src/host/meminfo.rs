@@ -195,11 +195,14 @@ mod fixture_tests {
 
     #[test]
     fn fixture_trees() {
-        let modern = parse_meminfo(include_str!("../../tests/fixtures/modern/proc/meminfo")).unwrap();
+        let modern =
+            parse_meminfo(include_str!("../../tests/fixtures/modern/proc/meminfo")).unwrap();
         assert_eq!(virtual_memory(&modern, None).available, 9871204 * 1024);
-        let legacy = parse_meminfo(include_str!("../../tests/fixtures/legacy/proc/meminfo")).unwrap();
+        let legacy =
+            parse_meminfo(include_str!("../../tests/fixtures/legacy/proc/meminfo")).unwrap();
         assert!(needs_zoneinfo(&legacy));
-        let low = parse_zoneinfo_low(include_str!("../../tests/fixtures/legacy/proc/zoneinfo")).unwrap();
+        let low =
+            parse_zoneinfo_low(include_str!("../../tests/fixtures/legacy/proc/zoneinfo")).unwrap();
         assert_eq!(low, 41 + 6250);
     }
 }

@@ -160,10 +160,12 @@ mod fixture_tests {
 
     #[test]
     fn fixture_trees() {
-        let modern = parse_proc_stat(include_str!("../../tests/fixtures/modern/proc/stat")).unwrap();
+        let modern =
+            parse_proc_stat(include_str!("../../tests/fixtures/modern/proc/stat")).unwrap();
         assert_eq!((modern.total.len, modern.per_cpu.len()), (10, 4));
         assert_eq!(modern.per_cpu[3].1.fields()[8], 20125, "guest of cpu3");
-        let legacy = parse_proc_stat(include_str!("../../tests/fixtures/legacy/proc/stat")).unwrap();
+        let legacy =
+            parse_proc_stat(include_str!("../../tests/fixtures/legacy/proc/stat")).unwrap();
         assert_eq!((legacy.total.len, legacy.per_cpu.len()), (8, 2));
         assert_eq!(legacy.btime, Some(1300000000));
     }

@@ -24,4 +24,11 @@ mod tests {
         assert_eq!((m["pswpin"], m["pswpout"]), (3, 4));
         assert!(super::parse_vmstat("pswpin x\n").is_err());
     }
+
+    #[test]
+    fn fixture_tree() {
+        let m =
+            super::parse_vmstat(include_str!("../../tests/fixtures/modern/proc/vmstat")).unwrap();
+        assert_eq!((m["pswpin"], m["pswpout"]), (12011, 98022));
+    }
 }
