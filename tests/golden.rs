@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Command;
 
 fn once(fixture: &str, format: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(fixture);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(fixture);
     let out = Command::new(env!("CARGO_BIN_EXE_vitals"))
         .args(["once", "--format", format, "--procfs"])
         .arg(root.join("proc"))
@@ -18,7 +20,11 @@ fn once(fixture: &str, format: &str) -> String {
         .arg(&root)
         .output()
         .expect("running vitals once");
-    assert!(out.status.success(), "vitals once failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "vitals once failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("utf-8 exposition");
     text.lines()
         .filter(|l| !l.contains("vitals_"))
@@ -28,7 +34,9 @@ fn once(fixture: &str, format: &str) -> String {
 
 fn check(fixture: &str, format: &str, file: &str) {
     let got = once(fixture, format);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(file);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &got).expect("writing golden file");
         return;
