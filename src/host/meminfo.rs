@@ -103,7 +103,7 @@ pub fn virtual_memory(m: &Meminfo, zone_low_bytes: Option<u64>) -> VirtualMemory
     VirtualMemory {
         total,
         available,
-        used: total - available,
+        used: total.saturating_sub(available),
         free,
         active: g("Active"),
         inactive,

@@ -135,3 +135,61 @@ where
         .parse::<T>()
         .map_err(|e| ParseError(format!("{what}: {field:?}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every parser on every prefix of every fixture file, and on byte-flipped copies:
+    /// malformed host text is an error or a partial result, never a panic.
+    #[test]
+    fn parsers_never_panic_on_damaged_files() {
+        let files: [(&str, fn(&str)); 6] = [
+            (include_str!("../../tests/fixtures/modern/proc/stat"), |t| {
+                drop(super::proc_stat::parse_proc_stat(t))
+            }),
+            (
+                include_str!("../../tests/fixtures/modern/proc/meminfo"),
+                |t| {
+                    if let Ok(m) = super::meminfo::parse_meminfo(t) {
+                        super::meminfo::virtual_memory(&m, Some(1 << 40));
+                    }
+                },
+            ),
+            (
+                include_str!("../../tests/fixtures/legacy/proc/zoneinfo"),
+                |t| drop(super::meminfo::parse_zoneinfo_low(t)),
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/cpuinfo"),
+                |t| {
+                    drop(super::cpuinfo::parse_cpuinfo_mhz(t));
+                    drop(super::cpuinfo::parse_cpuinfo_cores(t));
+                },
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/vmstat"),
+                |t| drop(super::vmstat::parse_vmstat(t)),
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/loadavg"),
+                |t| {
+                    drop(super::loadavg::parse_loadavg(t));
+                    drop(super::cpu_sysfs::parse_cpu_list(t));
+                },
+            ),
+        ];
+        for (text, parse) in files {
+            for end in (0..=text.len()).filter(|i| text.is_char_boundary(*i)) {
+                parse(&text[..end]);
+            }
+            for (i, replacement) in (0..text.len()).zip(
+                [" ", "\n", "x", "-", ":", "99999999999999999999999"]
+                    .iter()
+                    .cycle(),
+            ) {
+                if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
+                    parse(&format!("{}{}{}", &text[..i], replacement, &text[i + 1..]));
+                }
+            }
+        }
+    }
+}
