@@ -12,7 +12,7 @@ use crate::config::Interval;
 use crate::counters::{Hold, NoWrap, shares};
 use crate::host::cpu_sysfs::{parse_cpu_list, trailing_number};
 use crate::host::cpuinfo::{parse_cpuinfo_cores, parse_cpuinfo_mhz};
-use crate::host::loadavg::parse_loadavg;
+use crate::host::loadavg;
 use crate::host::proc_stat::{CpuTicks, parse_proc_stat};
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::Snapshot;
@@ -65,7 +65,7 @@ pub static UTILIZATION: MetricDesc = MetricDesc {
     name: "system.cpu.utilization",
     unit: "1",
     instrument: Instrument::Gauge,
-    help: "Share of the last collection interval each logical CPU spent in each mode: psutil cpu_times_percent / 100, unrounded. cpu_percent is 1 - idle - iowait; guest modes are inside user and nice, leave them out of sums",
+    help: "Share of the last collection interval each logical CPU spent in each mode: psutil cpu_times_percent / 100, unrounded (psutil divides by at least 1 s of CPU time, so it reads lower when an interval holds less). cpu_percent is 1 - idle - iowait; guest modes are inside user and nice, leave them out of sums",
     attributes: &[MODE, CPU],
     source: "cpu_times_percent(percpu=True), cpu_percent(percpu=True)",
     extension: false,
@@ -155,7 +155,7 @@ pub static LOAD_1M: MetricDesc = MetricDesc {
     name: "system.cpu.load_average.1m",
     unit: "{thread}",
     instrument: Instrument::Gauge,
-    help: "Load average over 1 minute (/proc/loadavg)",
+    help: "Load average over 1 minute (sysinfo(2), as glibc getloadavg)",
     attributes: &[],
     source: "getloadavg()[0]",
     extension: true,
@@ -163,14 +163,14 @@ pub static LOAD_1M: MetricDesc = MetricDesc {
 
 pub static LOAD_5M: MetricDesc = MetricDesc {
     name: "system.cpu.load_average.5m",
-    help: "Load average over 5 minutes (/proc/loadavg)",
+    help: "Load average over 5 minutes (sysinfo(2), as glibc getloadavg)",
     source: "getloadavg()[1]",
     ..LOAD_1M
 };
 
 pub static LOAD_15M: MetricDesc = MetricDesc {
     name: "system.cpu.load_average.15m",
-    help: "Load average over 15 minutes (/proc/loadavg)",
+    help: "Load average over 15 minutes (sysinfo(2), as glibc getloadavg)",
     source: "getloadavg()[2]",
     ..LOAD_1M
 };
@@ -213,6 +213,7 @@ const EXCLUDED_FROM_TOTAL: [bool; 10] = [
 
 pub struct CpuCollector {
     paths: HostPaths,
+    live_procfs: bool,
     percpu: bool,
     clock_ticks: f64,
     previous: HashMap<Option<u32>, CpuTicks>,
@@ -223,6 +224,7 @@ pub struct CpuCollector {
 impl CpuCollector {
     pub fn new(paths: HostPaths, settings: &Settings) -> Self {
         Self {
+            live_procfs: paths.procfs_is_live(),
             paths,
             percpu: settings.percpu,
             clock_ticks: rustix::param::clock_ticks_per_second() as f64,
@@ -410,7 +412,14 @@ impl Collector for CpuCollector {
         if let Err(e) = self.frequency(out) {
             out.skip(e.kind(), e.to_string());
         }
-        match host::read_parsed(&self.paths.proc("loadavg"), parse_loadavg) {
+        // psutil's getloadavg() is glibc's, which asks sysinfo(2) (1/2048 resolution);
+        // /proc/loadavg rounds to two decimals, so it is only read from fixture trees.
+        let load = if self.live_procfs {
+            Ok(loadavg::from_sysinfo())
+        } else {
+            host::read_parsed(&self.paths.proc("loadavg"), loadavg::parse_loadavg)
+        };
+        match load {
             Ok([l1, l5, l15]) => {
                 out.add(&LOAD_1M, &[], l1);
                 out.add(&LOAD_5M, &[], l5);

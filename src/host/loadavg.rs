@@ -1,6 +1,13 @@
-//! `/proc/loadavg`: what `os.getloadavg()` returns.
+//! Load averages: `os.getloadavg()`, which glibc answers from sysinfo(2); `/proc/loadavg`
+//! (rounded to two decimals) for fixture trees.
 
 use super::{ParseError, num};
+
+/// The kernel's load averages as glibc's getloadavg() returns them.
+pub fn from_sysinfo() -> [f64; 3] {
+    // sysinfo(2) scales loads by 1 << SI_LOAD_SHIFT (16).
+    rustix::system::sysinfo().loads.map(|l| l as f64 / 65536.0)
+}
 
 pub fn parse_loadavg(text: &str) -> Result<[f64; 3], ParseError> {
     let mut words = text.split_ascii_whitespace();

@@ -42,6 +42,13 @@ impl HostPaths {
     pub fn root(&self, rel: &str) -> PathBuf {
         self.rootfs.join(rel.trim_start_matches('/'))
     }
+
+    /// True when `procfs` is a mounted proc filesystem (the live kernel's, in a container
+    /// too) rather than a fixture tree: numbers only a syscall gives exactly may then come
+    /// from the syscall.
+    pub fn procfs_is_live(&self) -> bool {
+        rustix::fs::statfs(&self.procfs).is_ok_and(|s| s.f_type == rustix::fs::PROC_SUPER_MAGIC)
+    }
 }
 
 /// A failure reading or understanding a host file. `kind()` is the label value of
