@@ -7,7 +7,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use vitals::collectors::Collector;
 use vitals::collectors::cpu::{self, CpuCollector};
 use vitals::collectors::memory::MemoryCollector;
@@ -43,12 +44,12 @@ fn parsers(c: &mut Criterion) {
 
 /// One collection as the runner does it: a fresh snapshot, the collector keeping its state
 /// (previous ticks for utilization) from one iteration to the next.
-fn collect(c: &mut Criterion, name: &str, mut collector: impl Collector) {
+fn collect(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut collector: impl Collector) {
     // Prime the state, as a running daemon has it after its first tick.
     collector
         .collect(&mut Snapshot::default())
         .expect("this host's files can be read");
-    c.bench_function(name, |b| {
+    g.bench_function(name, |b| {
         b.iter(|| {
             let mut out = Snapshot::default();
             collector
@@ -60,16 +61,14 @@ fn collect(c: &mut Criterion, name: &str, mut collector: impl Collector) {
 }
 
 fn collections(c: &mut Criterion) {
+    let mut g = c.benchmark_group("collect");
     collect(
-        c,
-        "collect/cpu",
+        &mut g,
+        "cpu",
         CpuCollector::new(HostPaths::default(), &cpu::Settings::default()),
     );
-    collect(
-        c,
-        "collect/memory",
-        MemoryCollector::new(HostPaths::default()),
-    );
+    collect(&mut g, "memory", MemoryCollector::new(HostPaths::default()));
+    g.finish();
 }
 
 criterion_group! {

@@ -100,15 +100,20 @@ impl MetricDesc {
 
 /// `.` and every other character Prometheus does not allow become `_`.
 pub fn sanitize(otel: &str) -> String {
-    otel.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(otel.len());
+    push_sanitized(&mut out, otel);
+    out
+}
+
+/// [`sanitize`] into an existing buffer, for the encoders.
+pub fn push_sanitized(out: &mut String, otel: &str) {
+    out.extend(otel.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '_'
+        }
+    }));
 }
 
 /// Attribute name to Prometheus label name (`cpu.logical_number` -> `cpu_logical_number`).

@@ -2,6 +2,7 @@
 //! here after every tick; exporters read consistent copies and never touch the host.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +41,9 @@ pub struct Health {
 pub struct Registry {
     slots: Vec<Slot>,
     stale_after: u32,
+    /// Moves on every publish and failure: what `gather()` returns can only change then
+    /// (or by going stale, which a failing or stuck collector also reports every tick).
+    generation: AtomicU64,
 }
 
 impl Registry {
@@ -53,7 +57,11 @@ impl Registry {
                 state: Mutex::new(SlotState::default()),
             })
             .collect();
-        Self { slots, stale_after }
+        Self {
+            slots,
+            stale_after,
+            generation: AtomicU64::new(0),
+        }
     }
 
     fn state(&self, slot: usize) -> MutexGuard<'_, SlotState> {
@@ -77,6 +85,7 @@ impl Registry {
         s.last_success_unix = Some(unix_now());
         s.last_duration = Some(took);
         s.up = true;
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// A failed collection (error, panic, timeout): counted; the last snapshot keeps serving
@@ -88,6 +97,12 @@ impl Registry {
             s.last_duration = took;
         }
         s.up = false;
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes whenever the gathered output may have changed; exporters cache by it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Snapshots to serve now: every collector's latest one that is not stale, then the

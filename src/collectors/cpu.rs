@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Collector, Schedule};
 use crate::catalog::{Instrument, MetricDesc};
@@ -211,12 +211,20 @@ const EXCLUDED_FROM_TOTAL: [bool; 10] = [
     false, false, false, false, false, false, false, false, true, true,
 ];
 
+/// What changes only when CPUs go on- or offline, keyed by the online list's text.
+struct Topology {
+    online: Option<String>,
+    physical: Option<u64>,
+    freq_dirs: Vec<PathBuf>,
+}
+
 pub struct CpuCollector {
     paths: HostPaths,
     live_procfs: bool,
     percpu: bool,
     clock_ticks: f64,
     previous: HashMap<Option<u32>, CpuTicks>,
+    topology: Option<Topology>,
     times: Hold<(Option<u32>, usize)>,
     stats: NoWrap<&'static str>,
 }
@@ -229,6 +237,7 @@ impl CpuCollector {
             percpu: settings.percpu,
             clock_ticks: rustix::param::clock_ticks_per_second() as f64,
             previous: HashMap::new(),
+            topology: None,
             times: Hold::default(),
             stats: NoWrap::default(),
         }
@@ -278,20 +287,42 @@ impl CpuCollector {
         self.previous = current;
     }
 
-    fn counts(&self, stat_cpus: usize, out: &mut Snapshot) {
-        let online = self.paths.sys("devices/system/cpu/online");
-        let logical = match host::read_parsed(&online, parse_cpu_list) {
-            Ok(list) => list.len(),
+    /// Logical and physical counts, refreshing the cached topology when the online CPU
+    /// list changed (hotplug) or could not be read.
+    fn counts(&mut self, stat_cpus: usize, out: &mut Snapshot) {
+        let path = self.paths.sys("devices/system/cpu/online");
+        let online = host::read(&path);
+        let parsed = online
+            .as_ref()
+            .map(|t| parse_cpu_list(t).map_err(|e| e.at(&path)));
+        let logical = match parsed {
+            Ok(Ok(list)) => list.len(),
+            Ok(Err(e)) => {
+                out.skip(e.kind(), e.to_string());
+                stat_cpus
+            }
             Err(e) => {
                 out.skip(e.kind(), e.to_string());
                 stat_cpus
             }
         };
         out.add(&LOGICAL_COUNT, &[], logical as f64);
-        match self.physical_cores() {
-            Ok(Some(n)) => out.add(&PHYSICAL_COUNT, &[], n as f64),
-            Ok(None) => {}
-            Err(e) => out.skip(e.kind(), e.to_string()),
+        let key = online.ok();
+        if key.is_none() || self.topology.as_ref().map(|t| &t.online) != Some(&key) {
+            self.topology = match (self.physical_cores(), frequency_dirs(&self.paths)) {
+                (Ok(physical), Ok(freq_dirs)) => Some(Topology {
+                    online: key,
+                    physical,
+                    freq_dirs,
+                }),
+                (Err(e), _) | (_, Err(e)) => {
+                    out.skip(e.kind(), e.to_string());
+                    None
+                }
+            };
+        }
+        if let Some(n) = self.topology.as_ref().and_then(|t| t.physical) {
+            out.add(&PHYSICAL_COUNT, &[], n as f64);
         }
     }
 
@@ -335,7 +366,10 @@ impl CpuCollector {
     }
 
     fn frequency(&self, out: &mut Snapshot) -> Result<(), HostError> {
-        let freqs = cpu_freq(&self.paths)?;
+        let Some(topology) = &self.topology else {
+            return Ok(());
+        };
+        let freqs = cpu_freq(&self.paths, &topology.freq_dirs)?;
         if freqs.is_empty() {
             return Ok(());
         }
@@ -431,6 +465,25 @@ impl Collector for CpuCollector {
     }
 }
 
+/// psutil's list of cpufreq directories: `cpufreq/policyN`, else `cpuN/cpufreq`, in
+/// numeric order; empty without cpufreq.
+pub fn frequency_dirs(paths: &HostPaths) -> Result<Vec<PathBuf>, HostError> {
+    let cpu_dir = paths.sys("devices/system/cpu");
+    let mut dirs: Vec<(u32, PathBuf)> = host::list_dir(&cpu_dir.join("cpufreq"))?
+        .iter()
+        .filter_map(|n| trailing_number(n, "policy").map(|i| (i, cpu_dir.join("cpufreq").join(n))))
+        .collect();
+    if dirs.is_empty() {
+        dirs = host::list_dir(&cpu_dir)?
+            .iter()
+            .filter_map(|n| trailing_number(n, "cpu").map(|i| (i, cpu_dir.join(n).join("cpufreq"))))
+            .filter(|(_, p)| p.is_dir())
+            .collect();
+    }
+    dirs.sort_by_key(|(i, _)| *i);
+    Ok(dirs.into_iter().map(|(_, p)| p).collect())
+}
+
 /// One entry of psutil's `cpu_freq(percpu=True)`, in hertz.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Frequency {
@@ -442,24 +495,12 @@ pub struct Frequency {
 /// psutil's Linux `cpu_freq()`: cpufreq policies (or per-CPU cpufreq dirs) when they exist,
 /// with the current value taken from /proc/cpuinfo when it lists exactly one MHz value per
 /// policy; otherwise the cpuinfo MHz values alone.
-pub fn cpu_freq(paths: &HostPaths) -> Result<Vec<Frequency>, HostError> {
+pub fn cpu_freq(paths: &HostPaths, dirs: &[PathBuf]) -> Result<Vec<Frequency>, HostError> {
     let mhz = match host::read_parsed(&paths.proc("cpuinfo"), parse_cpuinfo_mhz) {
         Ok(v) => v,
         Err(e) if e.is_not_found() => Vec::new(),
         Err(e) => return Err(e),
     };
-    let cpu_dir = paths.sys("devices/system/cpu");
-    let mut dirs: Vec<(u32, std::path::PathBuf)> = host::list_dir(&cpu_dir.join("cpufreq"))?
-        .iter()
-        .filter_map(|n| trailing_number(n, "policy").map(|i| (i, cpu_dir.join("cpufreq").join(n))))
-        .collect();
-    if dirs.is_empty() {
-        dirs = host::list_dir(&cpu_dir)?
-            .iter()
-            .filter_map(|n| trailing_number(n, "cpu").map(|i| (i, cpu_dir.join(n).join("cpufreq"))))
-            .filter(|(_, p)| p.is_dir())
-            .collect();
-    }
     if dirs.is_empty() {
         return Ok(mhz
             .into_iter()
@@ -469,7 +510,7 @@ pub fn cpu_freq(paths: &HostPaths) -> Result<Vec<Frequency>, HostError> {
             })
             .collect());
     }
-    dirs.sort_by_key(|(i, _)| *i);
+    let cpu_dir = paths.sys("devices/system/cpu");
     let khz = |dir: &Path, file: &str| -> Result<Option<u64>, HostError> {
         match host::read_u64(&dir.join(file)) {
             Ok(v) => Ok(Some(v)),
@@ -478,7 +519,7 @@ pub fn cpu_freq(paths: &HostPaths) -> Result<Vec<Frequency>, HostError> {
         }
     };
     let mut out = Vec::with_capacity(dirs.len());
-    for (i, (_, dir)) in dirs.iter().enumerate() {
+    for (i, dir) in dirs.iter().enumerate() {
         let current_hz = if dirs.len() == mhz.len() {
             mhz[i] * 1e6
         } else {
@@ -645,7 +686,8 @@ mod tests {
     fn frequency_follows_psutil_sources() {
         // cpufreq policies with one cpuinfo MHz line each: current comes from cpuinfo.
         let modern = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
-        let f = cpu_freq(&paths(&modern)).unwrap();
+        let p = paths(&modern);
+        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
         assert_eq!(f.len(), 4);
         assert_eq!(
             f[2],
@@ -656,7 +698,8 @@ mod tests {
         );
         // No cpufreq at all: cpuinfo alone, no min/max.
         let legacy = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy");
-        let f = cpu_freq(&paths(&legacy)).unwrap();
+        let p = paths(&legacy);
+        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
         assert_eq!(
             f,
             vec![
@@ -673,7 +716,8 @@ mod tests {
     fn frequency_from_scaling_cur_freq_when_cpuinfo_disagrees() {
         let root = scratch_tree("modern", "freq");
         std::fs::write(root.join("proc/cpuinfo"), "processor : 0\n").unwrap();
-        let f = cpu_freq(&paths(&root)).unwrap();
+        let p = paths(&root);
+        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
         assert_eq!(f[0].current_hz, 2100000e3);
         let _ = std::fs::remove_dir_all(root);
     }

@@ -3,10 +3,11 @@
 //! Requests beyond the in-flight cap or the time limit are answered 503.
 
 use std::io::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -22,6 +23,9 @@ pub struct AppState {
     registry: Arc<Registry>,
     in_flight: Arc<Semaphore>,
     timeout: Duration,
+    /// The last body per format, reused while the registry's generation is unchanged:
+    /// scrapes between two collections cost no encoding.
+    cache: Arc<Mutex<[Option<Encoded>; 2]>>,
 }
 
 impl AppState {
@@ -30,7 +34,53 @@ impl AppState {
             registry,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             timeout,
+            cache: Arc::new(Mutex::new([None, None])),
         }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text = 0,
+    OpenMetrics = 1,
+}
+
+struct Encoded {
+    generation: u64,
+    body: Bytes,
+    gzip: Option<Bytes>,
+}
+
+impl Encoded {
+    fn new(
+        registry: &Registry,
+        generation: u64,
+        format: Format,
+    ) -> Result<Encoded, std::fmt::Error> {
+        let snapshots = registry.gather();
+        let body = match format {
+            Format::Text => text::encode(&snapshots),
+            Format::OpenMetrics => openmetrics::encode(snapshots)?,
+        };
+        Ok(Encoded {
+            generation,
+            body: Bytes::from(body),
+            gzip: None,
+        })
+    }
+
+    fn gzip(&mut self) -> std::io::Result<Bytes> {
+        if let Some(gz) = &self.gzip {
+            return Ok(gz.clone());
+        }
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::with_capacity(self.body.len() / 4),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&self.body)?;
+        let gz = Bytes::from(gz.finish()?);
+        self.gzip = Some(gz.clone());
+        Ok(gz)
     }
 }
 
@@ -97,16 +147,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let snapshots = state.registry.gather();
-    let (body, content_type) = if wants_openmetrics(&headers) {
-        match openmetrics::encode(snapshots) {
-            Ok(body) => (body, openmetrics::CONTENT_TYPE),
+    let (format, content_type) = if wants_openmetrics(&headers) {
+        (Format::OpenMetrics, openmetrics::CONTENT_TYPE)
+    } else {
+        (Format::Text, text::CONTENT_TYPE)
+    };
+    let generation = state.registry.generation();
+    let mut cache = state.cache.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = &mut cache[format as usize];
+    let entry = match slot.take() {
+        Some(e) if e.generation == generation => slot.insert(e),
+        _ => match Encoded::new(&state.registry, generation, format) {
+            Ok(e) => slot.insert(e),
             Err(_) => {
                 return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
             }
-        }
-    } else {
-        (text::encode(&snapshots), text::CONTENT_TYPE)
+        },
     };
     let mut response_headers = HeaderMap::new();
     response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -114,17 +170,13 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         header::VARY,
         HeaderValue::from_static("Accept, Accept-Encoding"),
     );
-    if accepts(&headers, header::ACCEPT_ENCODING, |c| c == "gzip") {
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(body.len() / 4),
-            flate2::Compression::fast(),
-        );
-        if let Ok(compressed) = gz.write_all(body.as_bytes()).and_then(|()| gz.finish()) {
-            response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            return (response_headers, compressed).into_response();
-        }
+    if accepts(&headers, header::ACCEPT_ENCODING, |c| c == "gzip")
+        && let Ok(compressed) = entry.gzip()
+    {
+        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        return (response_headers, compressed).into_response();
     }
-    (response_headers, body).into_response()
+    (response_headers, entry.body.clone()).into_response()
 }
 
 /// OpenMetrics when the Accept header ranks it at least as high as plain text, as

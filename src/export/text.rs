@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::write_value;
-use crate::catalog::{PromType, prometheus_label};
+use crate::catalog::{PromType, push_sanitized};
 use crate::snapshot::Snapshot;
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -45,7 +45,7 @@ pub fn encode(snapshots: &[Arc<Snapshot>]) -> String {
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(&prometheus_label(key));
+                    push_sanitized(&mut out, key);
                     out.push_str("=\"");
                     escape_into(&mut out, value, true);
                     out.push('"');
@@ -62,6 +62,10 @@ pub fn encode(snapshots: &[Arc<Snapshot>]) -> String {
 
 /// Backslash and newline are escaped in help and label values; double quotes in label values.
 fn escape_into(out: &mut String, s: &str, quote: bool) {
+    if !s.contains(['\\', '\n', '"']) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

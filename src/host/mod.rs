@@ -145,11 +145,14 @@ where
 
 #[cfg(test)]
 mod tests {
+    /// A fixture file and a function running every parser that reads that format.
+    type ParserCase = (&'static str, fn(&str));
+
     /// Every parser on every prefix of every fixture file, and on byte-flipped copies:
     /// malformed host text is an error or a partial result, never a panic.
     #[test]
     fn parsers_never_panic_on_damaged_files() {
-        let files: [(&str, fn(&str)); 6] = [
+        let files: [ParserCase; 6] = [
             (include_str!("../../tests/fixtures/modern/proc/stat"), |t| {
                 drop(super::proc_stat::parse_proc_stat(t))
             }),
