@@ -9,6 +9,7 @@ pub mod collectors;
 pub mod config;
 pub mod counters;
 pub mod export;
+pub mod filter;
 pub mod host;
 pub mod registry;
 pub mod runner;
