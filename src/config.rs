@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::collectors::{Schedule, cpu, memory};
+use crate::collectors::{Schedule, cpu, disk, filesystem, memory};
 use crate::host::HostPaths;
 
 /// The commented default configuration, as `vitals print-default-config` prints it.
@@ -110,6 +110,8 @@ pub struct Collectors {
     pub stale_after: u32,
     pub cpu: cpu::Settings,
     pub memory: memory::Settings,
+    pub filesystem: filesystem::Settings,
+    pub disk: disk::Settings,
 }
 
 impl Default for Collectors {
@@ -118,15 +120,19 @@ impl Default for Collectors {
             stale_after: 3,
             cpu: cpu::Settings::default(),
             memory: memory::Settings::default(),
+            filesystem: filesystem::Settings::default(),
+            disk: disk::Settings::default(),
         }
     }
 }
 
 impl Collectors {
-    fn schedules(&self) -> [(&'static str, Schedule); 2] {
+    fn schedules(&self) -> [(&'static str, Schedule); 4] {
         [
             ("cpu", self.cpu.schedule()),
             ("memory", self.memory.schedule()),
+            ("filesystem", self.filesystem.schedule()),
+            ("disk", self.disk.schedule()),
         ]
     }
 }
@@ -267,6 +273,17 @@ impl Config {
                 ));
             }
         }
+        let fs = &self.collectors.filesystem;
+        if fs.statfs_timeout.0 >= fs.timeout.0 {
+            return Err(invalid(
+                "collectors.filesystem",
+                "statfs_timeout",
+                format!(
+                    "statfs_timeout {} must be shorter than the collector's timeout {}: a hung mount would time the whole collection out",
+                    fs.statfs_timeout, fs.timeout
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -352,6 +369,13 @@ mod tests {
             .to_string();
         assert!(
             err.contains("collectors.cpu.timeout (line 3, column 1)"),
+            "{err}"
+        );
+        let err = parse("[collectors.filesystem]\nstatfs_timeout = \"10s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("collectors.filesystem.statfs_timeout (line 2"),
             "{err}"
         );
         let err = parse("[server]\nmax_in_flight = 0\n")

@@ -7,6 +7,8 @@
 //! [`build`] and one in [`catalogs`].
 
 pub mod cpu;
+pub mod disk;
+pub mod filesystem;
 pub mod memory;
 
 use std::time::Duration;
@@ -66,10 +68,24 @@ pub fn build(config: &Config) -> Vec<Scheduled> {
     add(c.memory.schedule(), &|| {
         Box::new(memory::MemoryCollector::new(paths.clone()))
     });
+    add(c.filesystem.schedule(), &|| {
+        Box::new(filesystem::FilesystemCollector::new(
+            paths.clone(),
+            &c.filesystem,
+        ))
+    });
+    add(c.disk.schedule(), &|| {
+        Box::new(disk::DiskCollector::new(paths.clone(), &c.disk))
+    });
     out
 }
 
 /// Every collector's catalog, enabled or not, for `list-metrics` and docs.
 pub fn catalogs() -> Vec<(&'static str, &'static [&'static MetricDesc])> {
-    vec![("cpu", cpu::CATALOG), ("memory", memory::CATALOG)]
+    vec![
+        ("cpu", cpu::CATALOG),
+        ("memory", memory::CATALOG),
+        ("filesystem", filesystem::CATALOG),
+        ("disk", disk::CATALOG),
+    ]
 }

@@ -3,8 +3,10 @@
 
 pub mod cpu_sysfs;
 pub mod cpuinfo;
+pub mod diskstats;
 pub mod loadavg;
 pub mod meminfo;
+pub mod mounts;
 pub mod proc_stat;
 pub mod vmstat;
 
@@ -152,7 +154,7 @@ mod tests {
     /// malformed host text is an error or a partial result, never a panic.
     #[test]
     fn parsers_never_panic_on_damaged_files() {
-        let files: [ParserCase; 6] = [
+        let files: [ParserCase; 8] = [
             (include_str!("../../tests/fixtures/modern/proc/stat"), |t| {
                 drop(super::proc_stat::parse_proc_stat(t))
             }),
@@ -185,6 +187,19 @@ mod tests {
                     drop(super::loadavg::parse_loadavg(t));
                     drop(super::cpu_sysfs::parse_cpu_list(t));
                 },
+            ),
+            (
+                include_str!("../../tests/fixtures/filesystem-mounts/mounts"),
+                |t| {
+                    if let Ok(m) = super::mounts::parse_mounts(t) {
+                        drop(super::mounts::distinct(m, |_| true));
+                    }
+                    drop(super::mounts::partition_name(t, 8, 0));
+                },
+            ),
+            (
+                include_str!("../../tests/fixtures/disk-formats/diskstats-20"),
+                |t| drop(super::diskstats::parse_diskstats(t)),
             ),
         ];
         for (text, parse) in files {
