@@ -2,7 +2,8 @@
 # Runs every test of vitals: formatting and lints, Rust unit/golden/integration tests, and
 # the Python tests against the real binary (promtool, a real Prometheus, psutil as oracle).
 # Installs what they need on a fresh Debian machine: Prometheus and promtool from apt,
-# psutil, prometheus-client and pytest into .venv.
+# psutil, prometheus-client and pytest into .venv; fuse3 and python3-fusepy for the hung-mount
+# test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ apt_install() {
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)   # Debian's prometheus ships promtool
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# The hung-mount test's FUSE server runs on Debian's python3 with python3-fusepy.
+/usr/bin/python3 -c 'import fusepy' 2>/dev/null || missing+=(python3-fusepy)
+command -v fusermount3 >/dev/null || missing+=(fuse3)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     apt_install "${missing[@]}"

@@ -1,0 +1,76 @@
+//! The cost of the disk and filesystem collectors: the pure parsers on fixture files, and a
+//! whole collection (one tick) on this host.
+//!
+//! `cargo bench --bench disk` (add `-- --quick` for a fast, rougher run). The `collect`
+//! benchmarks read this host's mount table and /proc/diskstats and statvfs each kept mount
+//! on its own thread, so they grow with the number of mounts and disks.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use vitals::collectors::Collector;
+use vitals::collectors::disk::{self, DiskCollector};
+use vitals::collectors::filesystem::{self, FilesystemCollector};
+use vitals::host::HostPaths;
+use vitals::host::diskstats::parse_diskstats;
+use vitals::host::mounts::{distinct, parse_mounts};
+use vitals::snapshot::Snapshot;
+
+const MOUNTS: &str = include_str!("../tests/fixtures/filesystem-mounts/mounts");
+const DISKSTATS: &str = include_str!("../tests/fixtures/disk-formats/diskstats-20");
+
+fn parsers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse");
+    let settings = filesystem::Settings::default();
+    g.bench_function("mounts+filter+distinct (23 lines)", |b| {
+        b.iter(|| {
+            let m = parse_mounts(black_box(MOUNTS)).expect("fixture parses");
+            distinct(m, |m| {
+                settings.mountpoints.allows(&m.mountpoint) && settings.fs_types.allows(&m.fstype)
+            })
+        })
+    });
+    g.bench_function("diskstats (8 devices)", |b| {
+        b.iter(|| parse_diskstats(black_box(DISKSTATS)).expect("fixture parses"))
+    });
+    g.finish();
+}
+
+/// One tick as the runner does it, the collector keeping its state between iterations.
+fn collect(c: &mut Criterion, name: &str, mut collector: impl Collector) {
+    collector
+        .collect(&mut Snapshot::default())
+        .expect("this host's files can be read");
+    c.benchmark_group("collect").bench_function(name, |b| {
+        b.iter(|| {
+            let mut out = Snapshot::default();
+            collector
+                .collect(&mut out)
+                .expect("this host's files can be read");
+            out
+        })
+    });
+}
+
+fn collections(c: &mut Criterion) {
+    collect(
+        c,
+        "filesystem",
+        FilesystemCollector::new(HostPaths::default(), &filesystem::Settings::default()),
+    );
+    collect(
+        c,
+        "disk",
+        DiskCollector::new(HostPaths::default(), &disk::Settings::default()),
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = parsers, collections
+}
+criterion_main!(benches);
