@@ -26,7 +26,7 @@ fn parsers(c: &mut Criterion) {
     g.bench_function("mounts+filter+distinct (23 lines)", |b| {
         b.iter(|| {
             let m = parse_mounts(black_box(MOUNTS)).expect("fixture parses");
-            distinct(m, |m| {
+            distinct(&m, |m| {
                 settings.mountpoints.allows(&m.mountpoint) && settings.fs_types.allows(&m.fstype)
             })
         })

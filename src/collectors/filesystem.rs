@@ -298,7 +298,7 @@ impl Collector for FilesystemCollector {
 
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let s = &self.settings;
-        let mut mounts = distinct(self.mount_table()?, |m| {
+        let mut mounts = distinct(&self.mount_table()?, |m| {
             s.mountpoints.allows(&m.mountpoint) && s.fs_types.allows(&m.fstype)
         });
         if mounts
@@ -403,7 +403,7 @@ mod tests {
     fn default_filters_keep_disks_network_and_fuse() {
         let table = include_str!("../../tests/fixtures/filesystem-mounts/mounts");
         let s = Settings::default();
-        let kept: Vec<String> = distinct(parse_mounts(table).unwrap(), |m| {
+        let kept: Vec<String> = distinct(&parse_mounts(table).unwrap(), |m| {
             s.mountpoints.allows(&m.mountpoint) && s.fs_types.allows(&m.fstype)
         })
         .into_iter()

@@ -39,34 +39,28 @@ pub fn parse_diskstats(text: &str) -> Result<Vec<DiskStats>, ParseError> {
         let f: Vec<&str> = line.split_ascii_whitespace().collect();
         let n = |i: usize| -> Result<u64, ParseError> { num(f[i], "diskstats counter") };
         let stats = match f.len() {
-            14 | 18.. => DiskStats {
-                name: f[2].to_string(),
-                reads: n(3)?,
-                reads_merged: n(4)?,
-                read_sectors: n(5)?,
-                read_ms: n(6)?,
-                writes: n(7)?,
-                writes_merged: n(8)?,
-                write_sectors: n(9)?,
-                write_ms: n(10)?,
-                in_flight: n(11)?,
-                io_ms: n(12)?,
-                weighted_io_ms: n(13)?,
-            },
-            15 => DiskStats {
-                name: f[3].to_string(),
-                reads: n(2)?,
-                reads_merged: n(4)?,
-                read_sectors: n(5)?,
-                read_ms: n(6)?,
-                writes: n(7)?,
-                writes_merged: n(8)?,
-                write_sectors: n(9)?,
-                write_ms: n(10)?,
-                in_flight: n(11)?,
-                io_ms: n(12)?,
-                weighted_io_ms: n(13)?,
-            },
+            14 | 15 | 18.. => {
+                // Linux 2.4 has the read count before the name, later kernels after it.
+                let (name, reads) = if f.len() == 15 {
+                    (f[3], n(2)?)
+                } else {
+                    (f[2], n(3)?)
+                };
+                DiskStats {
+                    name: name.to_string(),
+                    reads,
+                    reads_merged: n(4)?,
+                    read_sectors: n(5)?,
+                    read_ms: n(6)?,
+                    writes: n(7)?,
+                    writes_merged: n(8)?,
+                    write_sectors: n(9)?,
+                    write_ms: n(10)?,
+                    in_flight: n(11)?,
+                    io_ms: n(12)?,
+                    weighted_io_ms: n(13)?,
+                }
+            }
             7 => DiskStats {
                 name: f[2].to_string(),
                 reads: n(3)?,

@@ -192,7 +192,7 @@ mod tests {
                 include_str!("../../tests/fixtures/filesystem-mounts/mounts"),
                 |t| {
                     if let Ok(m) = super::mounts::parse_mounts(t) {
-                        drop(super::mounts::distinct(m, |_| true));
+                        drop(super::mounts::distinct(&m, |_| true));
                     }
                     drop(super::mounts::partition_name(t, 8, 0));
                 },

@@ -1,6 +1,8 @@
 //! The mount table (`/proc/<pid>/mounts`, the fstab-like format of `disk_partitions()`), and
 //! the choice of which mounts are distinct filesystems.
 
+use std::collections::{HashMap, HashSet};
+
 use super::ParseError;
 
 /// One line of the mount table, with the kernel's octal escapes (`\040` for a space) undone.
@@ -91,22 +93,25 @@ fn names_one_filesystem(device: &str) -> bool {
 ///   reported once, at its first accepted mount point, so that a sum over devices does not
 ///   count it twice. Filesystems are told apart by device name where that name identifies
 ///   one ([`names_one_filesystem`]); other sources are only merged on equal mount points.
-pub fn distinct(mounts: Vec<Mount>, keep: impl Fn(&Mount) -> bool) -> Vec<Mount> {
-    let visible: Vec<Mount> = mounts
+pub fn distinct(mounts: &[Mount], keep: impl Fn(&Mount) -> bool) -> Vec<Mount> {
+    // A node running many containers lists thousands of mounts: index, do not rescan.
+    let top: HashMap<&str, usize> = mounts
         .iter()
         .enumerate()
-        .filter(|(i, m)| !mounts[i + 1..].iter().any(|l| l.mountpoint == m.mountpoint))
-        .map(|(_, m)| m.clone())
+        .map(|(i, m)| (m.mountpoint.as_str(), i))
         .collect();
-    let mut out: Vec<Mount> = Vec::new();
-    for m in visible.into_iter().filter(|m| keep(m)) {
-        let seen = names_one_filesystem(&m.device)
-            && out
-                .iter()
-                .any(|o| o.device == m.device && o.fstype == m.fstype);
-        if !seen {
-            out.push(m);
+    let mut filesystems: HashSet<(&str, &str)> = HashSet::new();
+    let mut out = Vec::new();
+    for (i, m) in mounts.iter().enumerate() {
+        if top.get(m.mountpoint.as_str()) != Some(&i) || !keep(m) {
+            continue;
         }
+        if names_one_filesystem(&m.device)
+            && !filesystems.insert((m.device.as_str(), m.fstype.as_str()))
+        {
+            continue;
+        }
+        out.push(m.clone());
     }
     out
 }
@@ -173,7 +178,7 @@ mod tests {
     #[test]
     fn bind_mounts_and_duplicates_are_reported_once() {
         let all = mounts();
-        let d = distinct(all.clone(), |_| true);
+        let d = distinct(&all, |_| true);
         let points: Vec<&str> = d.iter().map(|m| m.mountpoint.as_str()).collect();
         // /dev/sda2 is bind-mounted under /var/lib/kubelet and mounted again at /srv/again.
         assert_eq!(
@@ -197,7 +202,7 @@ mod tests {
     #[test]
     fn the_filter_runs_before_the_first_mount_is_chosen() {
         // Excluding "/" makes the next mount of /dev/sda2 the one reported.
-        let d = distinct(mounts(), |m| m.mountpoint != "/");
+        let d = distinct(&mounts(), |m| m.mountpoint != "/");
         let sda2: Vec<&str> = d
             .iter()
             .filter(|m| m.device == "/dev/sda2")
@@ -209,7 +214,7 @@ mod tests {
     #[test]
     fn a_covered_mount_point_shows_its_top_mount() {
         let d = distinct(
-            parse_mounts("/dev/sdb1 /data ext4 rw 0 0\n/dev/sdc1 /data xfs ro 0 0\n").unwrap(),
+            &parse_mounts("/dev/sdb1 /data ext4 rw 0 0\n/dev/sdc1 /data xfs ro 0 0\n").unwrap(),
             |_| true,
         );
         assert_eq!(d.len(), 1);

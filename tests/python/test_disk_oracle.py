@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import psutil
 import pytest
 
-from conftest import BIN, REPO, parse_exposition
+from conftest import BIN, parse_exposition
+from test_fixture_oracle import procfs, vitals_once  # noqa: F401 (procfs is a fixture)
 
 CONFIG = """
 [collectors.filesystem]
@@ -207,30 +208,11 @@ def check_disk_io(samples, lo, hi):
 # --------------------------------------------------------------------------- fixtures
 
 
-FIXTURES = REPO / "tests" / "fixtures"
-
-
-def vitals_once(root):
-    out = subprocess.run(
-        [str(BIN), "once", "--procfs", str(root / "proc"), "--sysfs", str(root / "sys"), "--rootfs", str(root)],
-        capture_output=True, text=True, check=True,
-    )
-    return parse_exposition(out.stdout)
-
-
-@pytest.fixture
-def procfs():
-    saved = psutil.PROCFS_PATH
-    yield lambda root: setattr(psutil, "PROCFS_PATH", str(root / "proc"))
-    psutil.PROCFS_PATH = saved
-
-
 @pytest.mark.parametrize("fixture", ["modern", "legacy"])
 def test_fixture_disk_io_equals_psutil(fixture, procfs):
-    root = FIXTURES / fixture
-    procfs(root)
+    procfs(fixture)
     want = {d: c for d, c in psutil.disk_io_counters(perdisk=True, nowrap=False).items() if DEVICES(d)}
-    v = vitals_once(root)
+    v = vitals_once(fixture)
     got = {dict(labels)["system_device"] for (name, labels) in v if name == "system_disk_io_time_seconds_total"}
     assert got == set(want)
     for dev, c in want.items():
@@ -243,10 +225,9 @@ def test_fixture_disk_io_equals_psutil(fixture, procfs):
 
 def test_fixture_partitions_equal_psutil(procfs):
     # psutil reads <PROCFS_PATH>/self/mounts; the legacy tree has only that table.
-    root = FIXTURES / "legacy"
-    procfs(root)
+    procfs("legacy")
     every = {p.mountpoint: p for p in psutil.disk_partitions(all=True)}
-    exported = exported_mounts(vitals_once(root))
+    exported = exported_mounts(vitals_once("legacy"))
     assert sorted(exported) == ["/", "/boot"]
     for mp, labels in exported.items():
         assert (labels["system_device"], labels["system_filesystem_type"], labels["system_filesystem_mode"]) \
