@@ -23,6 +23,7 @@ import pytest
 
 from conftest import BIN, parse_exposition
 from test_fixture_oracle import procfs, vitals_once  # noqa: F401 (procfs is a fixture)
+from test_psutil_oracle import catalog
 
 CONFIG = """
 [collectors.filesystem]
@@ -157,6 +158,18 @@ def test_partitions_equal_psutil(live):
     for p in psutil.disk_partitions(all=False):
         if MOUNTPOINTS(p.mountpoint) and FS_TYPES(p.fstype):
             assert p.mountpoint in exported or p.device in devices, p
+
+
+def test_every_cataloged_family_is_exported_with_its_labels(live):
+    samples = parse_exposition(live.metrics_text())
+    exported = {}
+    for name, labels in samples:
+        exported.setdefault(name, set()).add(frozenset(k for k, _ in labels))
+    documented = {**catalog("filesystem"), **catalog("disk")}
+    # Only a hung mount has a vitals_filesystem_stuck series (test_disk_hung_mount.py).
+    documented.pop("vitals_filesystem_stuck")
+    for name, labels in documented.items():
+        assert exported.get(name) == {labels}, (name, exported.get(name), labels)
 
 
 def test_usage_and_disk_io_equal_psutil(live):
