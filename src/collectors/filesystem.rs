@@ -328,7 +328,7 @@ impl Collector for FilesystemCollector {
                     "read",
                     format!("statvfs {}: {e}", self.paths.root(&m.mountpoint).display()),
                 ),
-                None => {
+                None if self.stuck.contains_key(&m.mountpoint) => {
                     out.add(&STUCK, &labels[..3], 1.0);
                     out.skip(
                         "timeout",
@@ -338,6 +338,8 @@ impl Collector for FilesystemCollector {
                         ),
                     );
                 }
+                // No thread could be started: already recorded by stat_all.
+                None => {}
             }
         }
         Ok(())
