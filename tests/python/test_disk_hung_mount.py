@@ -12,6 +12,7 @@ already sent to a FUSE server waits uninterruptibly, so nothing else frees a blo
 """
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import time
@@ -139,7 +140,11 @@ def test_a_hung_mount_never_stalls_vitals(hung_mount, start_vitals):
         warnings = [e for e in d.logs
                     if e.get("level") == "WARN" and str(mnt) in str(e.get("fields", {}).get("skipped", ""))]
         assert len(warnings) == 1, warnings
-        errors = parse_exposition(d.metrics_text())
+        body = d.metrics_text()
+        if shutil.which("promtool"):
+            r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True)
+            assert r.returncode == 0, f"promtool: {r.stdout}{r.stderr}"
+        errors = parse_exposition(body)
         assert errors[("vitals_collector_errors_total", frozenset({("collector", "filesystem"), ("kind", "timeout")}))] >= 5
 
         # The server dies: the blocked statfs returns, the thread ends, the mount is no
