@@ -299,18 +299,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_collector_is_counted_and_others_go_on() {
+        // The first collection panics (printing its backtrace may outlast the timeout on a
+        // loaded machine: it is then counted when it returns); the next ones succeed.
         let good = Arc::new(Mutex::new(0));
         let s = vec![
             scheduled(
-                |n| if n % 2 == 0 { panic!("boom") } else { Ok(()) },
+                |n| if n == 1 { panic!("boom") } else { Ok(()) },
                 Duration::ZERO,
                 Arc::new(Mutex::new(0)),
             ),
             scheduled(|_| Ok(()), Duration::ZERO, good.clone()),
         ];
-        let registry = run_for(s, Duration::from_millis(500)).await;
+        let registry = run_for(s, Duration::from_millis(1500)).await;
         let h = registry.health(0);
-        assert!(h.errors.get("panic").copied().unwrap_or(0) >= 2, "{h:?}");
+        assert_eq!(h.errors.get("panic"), Some(&1), "{h:?}");
+        assert!(h.up, "the collector works again after its panic: {h:?}");
         assert!(*good.lock().unwrap() >= 3);
         assert!(registry.ready());
     }
