@@ -3,9 +3,14 @@
 
 pub mod cpu_sysfs;
 pub mod cpuinfo;
+pub mod hwmon;
 pub mod loadavg;
 pub mod meminfo;
+pub mod os_release;
+pub mod power_supply;
+pub mod proc_pid_stat;
 pub mod proc_stat;
+pub mod utmp;
 pub mod vmstat;
 
 use std::io;
