@@ -72,7 +72,7 @@ pub static UNAME_INFO: MetricDesc = MetricDesc {
     name: "system.uname.info",
     unit: "",
     instrument: Instrument::Gauge,
-    help: "Always 1; the kernel's uname(2) fields as labels (the syscall on a live procfs; proc/sys/kernel/{ostype,hostname,osrelease,version,arch} on a fixture tree)",
+    help: "Always 1; the kernel's uname(2) fields as labels (the syscall on a live procfs; proc/sys/kernel/{ostype,hostname,osrelease,version,arch} on a fixture tree, machine empty without arch)",
     attributes: &UNAME_FIELDS,
     source: "os.uname() / platform.uname()",
     extension: true,
@@ -116,13 +116,16 @@ impl HostCollector {
             .map(|c| c.to_string_lossy().into_owned()));
         }
         let mut out: [String; 5] = Default::default();
-        for (slot, file) in out
-            .iter_mut()
-            .zip(["ostype", "hostname", "osrelease", "version", "arch"])
+        for (slot, file) in
+            out.iter_mut()
+                .zip(["ostype", "hostname", "osrelease", "version", "arch"])
         {
-            *slot = host::read(&self.paths.proc(&format!("sys/kernel/{file}")))?
-                .trim_end_matches('\n')
-                .to_string();
+            *slot = match host::read(&self.paths.proc(&format!("sys/kernel/{file}"))) {
+                Ok(text) => text.trim_end_matches('\n').to_string(),
+                // kernel.arch is recent (5.19); older kernels have only the syscall's machine.
+                Err(e) if file == "arch" && e.is_not_found() => String::new(),
+                Err(e) => return Err(e),
+            };
         }
         Ok(out)
     }

@@ -210,7 +210,10 @@ mod tests {
 
     #[test]
     fn processes_line() {
-        assert_eq!(parse_processes("ctxt 1\nprocesses 4242\nbtime 5\n"), Ok(4242));
+        assert_eq!(
+            parse_processes("ctxt 1\nprocesses 4242\nbtime 5\n"),
+            Ok(4242)
+        );
         assert!(parse_processes("ctxt 1\n").is_err());
     }
 }

@@ -90,10 +90,9 @@ impl UsersCollector {
     fn utmp_path(&self) -> PathBuf {
         let var_run = self.paths.root("var/run");
         match std::fs::read_link(&var_run) {
-            Ok(target) if target.is_absolute() => self
-                .paths
-                .root(&target.to_string_lossy())
-                .join("utmp"),
+            Ok(target) if target.is_absolute() => {
+                self.paths.root(&target.to_string_lossy()).join("utmp")
+            }
             _ => var_run.join("utmp"),
         }
     }

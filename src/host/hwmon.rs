@@ -192,8 +192,7 @@ pub fn thermal_zones(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
         .filter(|n| n.starts_with("thermal_zone"))
     {
         let dir = class.join(&zone);
-        let Some(current) = read_opt(&dir.join("temp")).and_then(|t| parse_millidegrees(&t))
-        else {
+        let Some(current) = read_opt(&dir.join("temp")).and_then(|t| parse_millidegrees(&t)) else {
             continue;
         };
         let Some(chip) = read_opt(&dir.join("type")) else {
@@ -251,8 +250,8 @@ pub fn trip_limits(
 pub fn fans(paths: &HostPaths) -> Result<Vec<Fan>, HostError> {
     let mut out = Vec::new();
     for (dir, base, device) in bases(paths, "fan", DeviceDir::WhenNoneDirect)? {
-        let Some(rpm) = read_opt(&dir.join(format!("{base}_input")))
-            .and_then(|t| t.trim().parse::<u64>().ok())
+        let Some(rpm) =
+            read_opt(&dir.join(format!("{base}_input"))).and_then(|t| t.trim().parse::<u64>().ok())
         else {
             continue;
         };
