@@ -198,7 +198,7 @@ mod tests {
             (
                 include_str!("../../tests/fixtures/modern/proc/1044/stat"),
                 |t| {
-                    drop(super::proc_pid_stat::parse_state_threads(t.as_bytes()));
+                    let _ = super::proc_pid_stat::parse_state_threads(t.as_bytes());
                     drop(super::utmp::users(t.as_bytes()));
                 },
             ),
