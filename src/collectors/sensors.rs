@@ -58,7 +58,7 @@ pub static TEMPERATURE_LIMIT: MetricDesc = MetricDesc {
     name: "hw.temperature.limit",
     unit: "Cel",
     instrument: Instrument::Gauge,
-    help: "Temperature thresholds of a sensor: hw_limit_type max is psutil's high (hwmon tempN_max), critical psutil's critical (tempN_crit, or a thermal zone's critical trip point); absent when the hardware gives none",
+    help: "Temperature thresholds of a sensor: hw_limit_type max is psutil's high (hwmon tempN_max), critical psutil's critical (tempN_crit, or a thermal zone's critical trip point). As psutil, when only one is given (or the other is 0) both carry it; absent when the hardware gives neither",
     attributes: &[HW_ID, HW_NAME, HW_LOCATION, HW_LIMIT],
     source: "sensors_temperatures()[name][i].high, .critical",
     extension: false,

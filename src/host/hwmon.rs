@@ -13,6 +13,10 @@
 //!   point whose type is `critical` and `high` from one whose type is `high` (a type the
 //!   kernel never writes, so it is always absent).
 //!
+//! - psutil's `sensors_temperatures()` wrapper (`__init__.py`) then fills a missing (or
+//!   zero: it tests truthiness) limit from the other one: high without critical makes
+//!   critical = high, critical without high makes high = critical ([`psutil_limits`]).
+//!
 //! Where psutil raises (a fan whose `_input` is not a number, a fan chip without `name`),
 //! vitals skips that sensor instead. psutil divides a zone's trip temperature by 1000 again
 //! on every later trip point of the same zone, in its set's hash order; vitals divides once.
@@ -166,6 +170,7 @@ pub fn temperatures(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
         let limit = |suffix: &str| {
             read_opt(&dir.join(format!("{base}_{suffix}"))).and_then(|t| parse_millidegrees(&t))
         };
+        let (high, critical) = psutil_limits(limit("max"), limit("crit"));
         out.push(Temperature {
             chip: chip.trim().to_string(),
             label: read_opt(&dir.join(format!("{base}_label")))
@@ -173,14 +178,27 @@ pub fn temperatures(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
                 .unwrap_or_default(),
             id: sensor_id(device, base),
             current,
-            high: limit("max"),
-            critical: limit("crit"),
+            high,
+            critical,
         });
     }
     if found.is_empty() {
         out.extend(thermal_zones(paths)?);
     }
     Ok(out)
+}
+
+/// psutil's wrapper on (high, critical): a limit that is missing or 0 takes the other's
+/// value when that one is set and non-zero.
+pub fn psutil_limits(high: Option<f64>, critical: Option<f64>) -> (Option<f64>, Option<f64>) {
+    let set = |v: Option<f64>| v.is_some_and(|x| x != 0.0);
+    if set(high) && !set(critical) {
+        (high, high)
+    } else if set(critical) && !set(high) {
+        (critical, critical)
+    } else {
+        (high, critical)
+    }
 }
 
 /// psutil's fallback: every `thermal_zone*` with a readable `temp` and `type`.
@@ -200,6 +218,7 @@ pub fn thermal_zones(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
         };
         let names = list_dir(&dir).unwrap_or_default();
         let (high, critical) = trip_limits(&names, |name| read_opt(&dir.join(name)));
+        let (high, critical) = psutil_limits(high, critical);
         out.push(Temperature {
             chip: chip.trim().to_string(),
             label: String::new(),
@@ -300,6 +319,15 @@ mod tests {
         assert_eq!(parse_millidegrees(" -5500 "), Some(-5.5));
         assert_eq!(parse_millidegrees(""), None);
         assert_eq!(parse_millidegrees("N/A"), None);
+    }
+
+    #[test]
+    fn one_limit_fills_the_other_as_psutil_does() {
+        assert_eq!(psutil_limits(Some(80.0), None), (Some(80.0), Some(80.0)));
+        assert_eq!(psutil_limits(None, Some(96.0)), (Some(96.0), Some(96.0)));
+        assert_eq!(psutil_limits(Some(0.0), Some(96.0)), (Some(96.0), Some(96.0)));
+        assert_eq!(psutil_limits(Some(0.0), None), (Some(0.0), None));
+        assert_eq!(psutil_limits(Some(86.0), Some(96.0)), (Some(86.0), Some(96.0)));
     }
 
     #[test]
