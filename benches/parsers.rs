@@ -4,11 +4,13 @@
 //! benchmarks are the same on every machine; the `collect` ones read this host's /proc and
 //! /sys, so they grow with its CPU count.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use common::collect;
+use criterion::{Criterion, criterion_group, criterion_main};
 use vitals::collectors::Collector;
 use vitals::collectors::cpu::{self, CpuCollector};
 use vitals::collectors::memory::MemoryCollector;
@@ -40,24 +42,6 @@ fn parsers(c: &mut Criterion) {
         b.iter(|| parse_cpuinfo_mhz(black_box(CPUINFO)).expect("fixture parses"))
     });
     g.finish();
-}
-
-/// One collection as the runner does it: a fresh snapshot, the collector keeping its state
-/// (previous ticks for utilization) from one iteration to the next.
-fn collect(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut collector: impl Collector) {
-    // Prime the state, as a running daemon has it after its first tick.
-    collector
-        .collect(&mut Snapshot::default())
-        .expect("this host's files can be read");
-    g.bench_function(name, |b| {
-        b.iter(|| {
-            let mut out = Snapshot::default();
-            collector
-                .collect(&mut out)
-                .expect("this host's files can be read");
-            out
-        })
-    });
 }
 
 fn collections(c: &mut Criterion) {

@@ -4,13 +4,14 @@
 //! `host` and `users` read this host's /proc (processes grows with its process count); the
 //! sensors and battery collections read the fixture trees, since this host has no sensors.
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use vitals::collectors::Collector;
+use common::collect;
+use criterion::{Criterion, criterion_group, criterion_main};
 use vitals::collectors::battery::BatteryCollector;
 use vitals::collectors::host::HostCollector;
 use vitals::collectors::processes::ProcessesCollector;
@@ -19,7 +20,6 @@ use vitals::collectors::users::{self, UsersCollector};
 use vitals::host::HostPaths;
 use vitals::host::proc_pid_stat::parse_state_threads;
 use vitals::host::utmp;
-use vitals::snapshot::Snapshot;
 
 const PID_STAT: &[u8] = include_bytes!("../tests/fixtures/modern/proc/1044/stat");
 const UTMP: &[u8] = include_bytes!("../tests/fixtures/modern/var/run/utmp");
@@ -42,19 +42,6 @@ fn parsers(c: &mut Criterion) {
     });
     g.bench_function("utmp_users", |b| b.iter(|| utmp::users(black_box(UTMP))));
     g.finish();
-}
-
-fn collect(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut collector: impl Collector) {
-    collector
-        .collect(&mut Snapshot::default())
-        .expect("the files can be read");
-    g.bench_function(name, |b| {
-        b.iter(|| {
-            let mut out = Snapshot::default();
-            collector.collect(&mut out).expect("the files can be read");
-            out
-        })
-    });
 }
 
 fn collections(c: &mut Criterion) {

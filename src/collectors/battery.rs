@@ -1,42 +1,13 @@
 //! The battery: `sensors_battery()`, from /sys/class/power_supply. No battery, no series.
 
-use serde::Deserialize;
-
+use super::Collector;
 use super::sensors::HW_ID;
-use super::{Collector, Schedule};
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::host::power_supply::{self, SecondsLeft};
 use crate::host::{HostError, HostPaths};
 use crate::snapshot::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(30),
-            timeout: Interval::secs(5),
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+super::settings::plain_settings!(30, 5);
 
 pub static CHARGE: MetricDesc = MetricDesc {
     name: "hw.battery.charge",

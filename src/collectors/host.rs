@@ -1,43 +1,14 @@
 //! The host itself: `boot_time()`, the uptime, and identity as `_info` series (uname, and
 //! os-release under the rootfs root).
 
-use serde::Deserialize;
-
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::host::os_release::{self, parse_os_release};
 use crate::host::proc_stat::parse_proc_stat;
 use crate::host::{self, HostError, HostPaths, ParseError};
 use crate::snapshot::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(30),
-            timeout: Interval::secs(5),
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+super::settings::plain_settings!(30, 5);
 
 const UNAME_FIELDS: [&str; 5] = [
     "uname.sysname",

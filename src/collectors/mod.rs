@@ -12,6 +12,7 @@ pub mod host;
 pub mod memory;
 pub mod processes;
 pub mod sensors;
+mod settings;
 pub mod users;
 
 use std::time::Duration;

@@ -5,42 +5,13 @@
 
 use std::io::Read;
 
-use serde::Deserialize;
-
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::host::proc_pid_stat::{STATES, parse_state_threads, state_index};
 use crate::host::{self, HostError, HostPaths, ParseError};
 use crate::snapshot::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(5),
-            timeout: Interval::secs(5),
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+super::settings::plain_settings!(5, 5);
 
 const STATE: &str = "process.state";
 

@@ -2,42 +2,13 @@
 //! when hwmon has no temperature, thermal zones. A host without sensors publishes no series
 //! and no error: absence of hardware is not a failure.
 
-use serde::Deserialize;
-
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::host::hwmon;
 use crate::host::{HostError, HostPaths};
 use crate::snapshot::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(15),
-            timeout: Interval::secs(5),
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+super::settings::plain_settings!(15, 5);
 
 pub(crate) const HW_ID: &str = "hw.id";
 pub(crate) const HW_NAME: &str = "hw.name";

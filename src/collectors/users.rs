@@ -4,45 +4,18 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::host::utmp;
 use crate::host::{HostError, HostPaths};
 use crate::snapshot::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
+super::settings::plain_settings!(
+    15,
+    5,
     /// Also export one `system_users_session_info` series per session.
-    pub sessions_info: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(15),
-            timeout: Interval::secs(5),
-            sessions_info: false,
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+    sessions_info: bool = false,
+);
 
 const USER: &str = "user.name";
 const TERMINAL: &str = "user.terminal";

@@ -325,9 +325,15 @@ mod tests {
     fn one_limit_fills_the_other_as_psutil_does() {
         assert_eq!(psutil_limits(Some(80.0), None), (Some(80.0), Some(80.0)));
         assert_eq!(psutil_limits(None, Some(96.0)), (Some(96.0), Some(96.0)));
-        assert_eq!(psutil_limits(Some(0.0), Some(96.0)), (Some(96.0), Some(96.0)));
+        assert_eq!(
+            psutil_limits(Some(0.0), Some(96.0)),
+            (Some(96.0), Some(96.0))
+        );
         assert_eq!(psutil_limits(Some(0.0), None), (Some(0.0), None));
-        assert_eq!(psutil_limits(Some(86.0), Some(96.0)), (Some(86.0), Some(96.0)));
+        assert_eq!(
+            psutil_limits(Some(86.0), Some(96.0)),
+            (Some(86.0), Some(96.0))
+        );
     }
 
     #[test]
