@@ -11,14 +11,12 @@ use std::time::Duration;
 
 use common::collect;
 use criterion::{Criterion, criterion_group, criterion_main};
-use vitals::collectors::Collector;
 use vitals::collectors::cpu::{self, CpuCollector};
 use vitals::collectors::memory::MemoryCollector;
 use vitals::host::HostPaths;
 use vitals::host::cpuinfo::parse_cpuinfo_mhz;
 use vitals::host::meminfo::{parse_meminfo, virtual_memory};
 use vitals::host::proc_stat::parse_proc_stat;
-use vitals::snapshot::Snapshot;
 
 const STAT: &str = include_str!("../tests/fixtures/modern/proc/stat");
 const MEMINFO: &str = include_str!("../tests/fixtures/modern/proc/meminfo");
@@ -57,9 +55,7 @@ fn collections(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = parsers, collections
 }
 criterion_main!(benches);

@@ -8,7 +8,6 @@ mod common;
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
 
 use common::collect;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -75,9 +74,7 @@ fn collections(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = parsers, collections
 }
 criterion_main!(benches);

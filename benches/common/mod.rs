@@ -20,3 +20,10 @@ pub fn collect(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut collector: 
         })
     });
 }
+
+/// The criterion settings of the collection benches: short, a few seconds a bench.
+pub fn config() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+}
