@@ -7,7 +7,6 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use common::collect;
 use criterion::{Criterion, criterion_group, criterion_main};
