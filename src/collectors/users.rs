@@ -118,3 +118,38 @@ impl Collector for UsersCollector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// A root whose var/run is an absolute link to /run, as on the host: the file is read
+    /// inside the root, not from the container's own /run.
+    #[test]
+    fn absolute_var_run_link_stays_inside_the_root() {
+        let root = std::env::temp_dir().join(format!("vitals-utmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("run")).unwrap();
+        std::fs::create_dir_all(root.join("var")).unwrap();
+        std::os::unix::fs::symlink("/run", root.join("var/run")).unwrap();
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern/var/run/utmp"),
+            root.join("run/utmp"),
+        )
+        .unwrap();
+        let paths = HostPaths {
+            procfs: root.join("proc"),
+            sysfs: root.join("sys"),
+            rootfs: root.clone(),
+        };
+        let mut c = UsersCollector::new(paths, &Settings::default());
+        assert_eq!(c.utmp_path(), root.join("run/utmp"));
+        let mut out = Snapshot::default();
+        c.collect(&mut out).unwrap();
+        assert_eq!(out.family(COUNT.name).map(|f| f.samples.len()), Some(3));
+        assert!(out.family(SESSION_INFO.name).is_none(), "opt-in only");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
