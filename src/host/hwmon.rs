@@ -45,7 +45,8 @@ pub struct Fan {
     pub chip: String,
     pub label: String,
     pub id: String,
-    pub rpm: u64,
+    /// psutil's `int()` of `_input`: a driver's negative error value passes through.
+    pub rpm: i64,
 }
 
 /// psutil's `x.split('_')[0]` over the names of one directory: the distinct sensors
@@ -270,7 +271,7 @@ pub fn fans(paths: &HostPaths) -> Result<Vec<Fan>, HostError> {
     let mut out = Vec::new();
     for (dir, base, device) in bases(paths, "fan", DeviceDir::WhenNoneDirect)? {
         let Some(rpm) =
-            read_opt(&dir.join(format!("{base}_input"))).and_then(|t| t.trim().parse::<u64>().ok())
+            read_opt(&dir.join(format!("{base}_input"))).and_then(|t| t.trim().parse::<i64>().ok())
         else {
             continue;
         };
