@@ -15,6 +15,7 @@ apt_install() {
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)   # Debian's prometheus ships promtool
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v unshare >/dev/null || missing+=(util-linux)           # psutil on fixture trees, in a mount namespace
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     apt_install "${missing[@]}"

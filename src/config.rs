@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::collectors::{Schedule, cpu, memory};
+use crate::collectors::{Schedule, battery, cpu, host, memory, processes, sensors, users};
 use crate::host::HostPaths;
 
 /// The commented default configuration, as `vitals print-default-config` prints it.
@@ -110,6 +110,11 @@ pub struct Collectors {
     pub stale_after: u32,
     pub cpu: cpu::Settings,
     pub memory: memory::Settings,
+    pub sensors: sensors::Settings,
+    pub battery: battery::Settings,
+    pub host: host::Settings,
+    pub users: users::Settings,
+    pub processes: processes::Settings,
 }
 
 impl Default for Collectors {
@@ -118,15 +123,25 @@ impl Default for Collectors {
             stale_after: 3,
             cpu: cpu::Settings::default(),
             memory: memory::Settings::default(),
+            sensors: sensors::Settings::default(),
+            battery: battery::Settings::default(),
+            host: host::Settings::default(),
+            users: users::Settings::default(),
+            processes: processes::Settings::default(),
         }
     }
 }
 
 impl Collectors {
-    fn schedules(&self) -> [(&'static str, Schedule); 2] {
+    fn schedules(&self) -> [(&'static str, Schedule); 7] {
         [
             ("cpu", self.cpu.schedule()),
             ("memory", self.memory.schedule()),
+            ("sensors", self.sensors.schedule()),
+            ("battery", self.battery.schedule()),
+            ("host", self.host.schedule()),
+            ("users", self.users.schedule()),
+            ("processes", self.processes.schedule()),
         ]
     }
 }
