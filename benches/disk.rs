@@ -5,17 +5,17 @@
 //! benchmarks read this host's mount table and /proc/diskstats and statvfs each kept mount
 //! on its own thread, so they grow with the number of mounts and disks.
 
-use std::hint::black_box;
-use std::time::Duration;
+mod common;
 
+use std::hint::black_box;
+
+use common::collect;
 use criterion::{Criterion, criterion_group, criterion_main};
-use vitals::collectors::Collector;
 use vitals::collectors::disk::{self, DiskCollector};
 use vitals::collectors::filesystem::{self, FilesystemCollector};
 use vitals::host::HostPaths;
 use vitals::host::diskstats::parse_diskstats;
 use vitals::host::mounts::{distinct, parse_mounts};
-use vitals::snapshot::Snapshot;
 
 const MOUNTS: &str = include_str!("../tests/fixtures/filesystem-mounts/mounts");
 const DISKSTATS: &str = include_str!("../tests/fixtures/disk-formats/diskstats-20");
@@ -37,40 +37,24 @@ fn parsers(c: &mut Criterion) {
     g.finish();
 }
 
-/// One tick as the runner does it, the collector keeping its state between iterations.
-fn collect(c: &mut Criterion, name: &str, mut collector: impl Collector) {
-    collector
-        .collect(&mut Snapshot::default())
-        .expect("this host's files can be read");
-    c.benchmark_group("collect").bench_function(name, |b| {
-        b.iter(|| {
-            let mut out = Snapshot::default();
-            collector
-                .collect(&mut out)
-                .expect("this host's files can be read");
-            out
-        })
-    });
-}
-
 fn collections(c: &mut Criterion) {
+    let mut g = c.benchmark_group("collect");
     collect(
-        c,
+        &mut g,
         "filesystem",
         FilesystemCollector::new(HostPaths::default(), &filesystem::Settings::default()),
     );
     collect(
-        c,
+        &mut g,
         "disk",
         DiskCollector::new(HostPaths::default(), &disk::Settings::default()),
     );
+    g.finish();
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = parsers, collections
 }
 criterion_main!(benches);

@@ -4,19 +4,18 @@
 //! benchmarks are the same on every machine; the `collect` ones read this host's /proc and
 //! /sys, so they grow with its CPU count.
 
-use std::hint::black_box;
-use std::time::Duration;
+mod common;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use vitals::collectors::Collector;
+use std::hint::black_box;
+
+use common::collect;
+use criterion::{Criterion, criterion_group, criterion_main};
 use vitals::collectors::cpu::{self, CpuCollector};
 use vitals::collectors::memory::MemoryCollector;
 use vitals::host::HostPaths;
 use vitals::host::cpuinfo::parse_cpuinfo_mhz;
 use vitals::host::meminfo::{parse_meminfo, virtual_memory};
 use vitals::host::proc_stat::parse_proc_stat;
-use vitals::snapshot::Snapshot;
 
 const STAT: &str = include_str!("../tests/fixtures/modern/proc/stat");
 const MEMINFO: &str = include_str!("../tests/fixtures/modern/proc/meminfo");
@@ -42,24 +41,6 @@ fn parsers(c: &mut Criterion) {
     g.finish();
 }
 
-/// One collection as the runner does it: a fresh snapshot, the collector keeping its state
-/// (previous ticks for utilization) from one iteration to the next.
-fn collect(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut collector: impl Collector) {
-    // Prime the state, as a running daemon has it after its first tick.
-    collector
-        .collect(&mut Snapshot::default())
-        .expect("this host's files can be read");
-    g.bench_function(name, |b| {
-        b.iter(|| {
-            let mut out = Snapshot::default();
-            collector
-                .collect(&mut out)
-                .expect("this host's files can be read");
-            out
-        })
-    });
-}
-
 fn collections(c: &mut Criterion) {
     let mut g = c.benchmark_group("collect");
     collect(
@@ -73,9 +54,7 @@ fn collections(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = parsers, collections
 }
 criterion_main!(benches);

@@ -16,6 +16,7 @@ apt_install() {
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)   # Debian's prometheus ships promtool
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v unshare >/dev/null || missing+=(util-linux)           # psutil on fixture trees, in a mount namespace
 # The hung-mount test's FUSE server runs on Debian's python3 with python3-fusepy.
 /usr/bin/python3 -c 'import fusepy' 2>/dev/null || missing+=(python3-fusepy)
 command -v fusermount3 >/dev/null || missing+=(fuse3)

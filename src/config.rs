@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::collectors::{Schedule, cpu, disk, filesystem, memory};
+use crate::collectors::{
+    Schedule, battery, cpu, disk, filesystem, host, memory, processes, sensors, users,
+};
 use crate::host::HostPaths;
 
 /// The commented default configuration, as `vitals print-default-config` prints it.
@@ -110,6 +112,11 @@ pub struct Collectors {
     pub stale_after: u32,
     pub cpu: cpu::Settings,
     pub memory: memory::Settings,
+    pub sensors: sensors::Settings,
+    pub battery: battery::Settings,
+    pub host: host::Settings,
+    pub users: users::Settings,
+    pub processes: processes::Settings,
     pub filesystem: filesystem::Settings,
     pub disk: disk::Settings,
 }
@@ -120,6 +127,11 @@ impl Default for Collectors {
             stale_after: 3,
             cpu: cpu::Settings::default(),
             memory: memory::Settings::default(),
+            sensors: sensors::Settings::default(),
+            battery: battery::Settings::default(),
+            host: host::Settings::default(),
+            users: users::Settings::default(),
+            processes: processes::Settings::default(),
             filesystem: filesystem::Settings::default(),
             disk: disk::Settings::default(),
         }
@@ -127,10 +139,15 @@ impl Default for Collectors {
 }
 
 impl Collectors {
-    fn schedules(&self) -> [(&'static str, Schedule); 4] {
+    fn schedules(&self) -> [(&'static str, Schedule); 9] {
         [
             ("cpu", self.cpu.schedule()),
             ("memory", self.memory.schedule()),
+            ("sensors", self.sensors.schedule()),
+            ("battery", self.battery.schedule()),
+            ("host", self.host.schedule()),
+            ("users", self.users.schedule()),
+            ("processes", self.processes.schedule()),
             ("filesystem", self.filesystem.schedule()),
             ("disk", self.disk.schedule()),
         ]

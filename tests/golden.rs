@@ -12,10 +12,18 @@ use std::path::Path;
 use std::process::Command;
 
 fn once(fixture: &str, format: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(fixture);
-    let out = Command::new(env!("CARGO_BIN_EXE_vitals"))
+    once_with(fixture, format, None)
+}
+
+fn once_with(fixture: &str, format: &str, config: Option<&str>) -> String {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = fixtures.join(fixture);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vitals"));
+    if let Some(config) = config {
+        cmd.arg("--config")
+            .arg(fixtures.join("configs").join(config));
+    }
+    let out = cmd
         .args(["once", "--format", format, "--procfs"])
         .arg(root.join("proc"))
         .arg("--sysfs")
@@ -37,7 +45,10 @@ fn once(fixture: &str, format: &str) -> String {
 }
 
 fn check(fixture: &str, format: &str, file: &str) {
-    let got = once(fixture, format);
+    compare(once(fixture, format), file);
+}
+
+fn compare(got: String, file: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(file);
@@ -77,6 +88,54 @@ fn modern_kernel_openmetrics() {
 #[test]
 fn legacy_kernel_prometheus_text() {
     check("legacy", "prometheus", "legacy.prom");
+}
+
+// Sensors and system. The sensor trees are sysfs only, so they run the sensors and battery
+// collectors alone; tests/python/test_sensors_fixture_oracle.py checks the same trees
+// against psutil itself.
+
+#[test]
+fn sensors_laptop() {
+    compare(
+        once_with("sensors-laptop", "prometheus", Some("sensors-only.toml")),
+        "sensors-laptop.prom",
+    );
+}
+
+#[test]
+fn sensors_server() {
+    compare(
+        once_with("sensors-server", "prometheus", Some("sensors-only.toml")),
+        "sensors-server.prom",
+    );
+}
+
+#[test]
+fn sensors_amd_desktop() {
+    compare(
+        once_with(
+            "sensors-amd-desktop",
+            "prometheus",
+            Some("sensors-only.toml"),
+        ),
+        "sensors-amd-desktop.prom",
+    );
+}
+
+#[test]
+fn sensors_rpi() {
+    compare(
+        once_with("sensors-rpi", "openmetrics", Some("sensors-only.toml")),
+        "sensors-rpi.om",
+    );
+}
+
+#[test]
+fn users_session_list_when_enabled() {
+    compare(
+        once_with("modern", "prometheus", Some("users-sessions.toml")),
+        "modern-users-sessions.prom",
+    );
 }
 
 /// Replaces the value of a `system_filesystem_*` sample, which depends on the disk under the

@@ -1,10 +1,7 @@
 //! Disk I/O: `disk_io_counters(perdisk=True)` from /proc/diskstats, through psutil's nowrap.
 
-use serde::Deserialize;
-
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::counters::NoWrap;
 use crate::filter::Filter;
 use crate::host::diskstats::{DiskStats, SECTOR_BYTES, parse_diskstats};
@@ -17,36 +14,12 @@ use crate::snapshot::Snapshot;
 pub const DEFAULT_DEVICE_EXCLUDE: &str =
     r"(z?ram|loop|fd)\d+|(h|s|v|xv)d[a-z]+\d+|(nvme\d+n\d+|mmcblk\d+|md\d+|nbd\d+)p\d+";
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
+super::settings::plain_settings!(
+    5,
+    5,
     /// Which devices (names as in /proc/diskstats) are exported.
-    pub devices: Filter,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(5),
-            timeout: Interval::secs(5),
-            devices: Filter::new(None, Some(DEFAULT_DEVICE_EXCLUDE)),
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+    devices: Filter = Filter::new(None, Some(DEFAULT_DEVICE_EXCLUDE)),
+);
 
 const DEVICE: &str = "system.device";
 const DIRECTION: &str = "disk.io.direction";

@@ -20,9 +20,8 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use rustix::fs::StatVfs;
-use serde::Deserialize;
 
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
 use crate::config::Interval;
 use crate::filter::Filter;
@@ -41,42 +40,16 @@ pub const DEFAULT_MOUNTPOINT_EXCLUDE: &str = r"/(dev|proc|sys)(/.*)?|/run/(user|
 /// ones that fill up and the ones that hang.
 pub const DEFAULT_FS_TYPE_EXCLUDE: &str = "autofs|binfmt_misc|bpf|cgroup2?|configfs|cpuset|debugfs|devpts|devtmpfs|efivarfs|fusectl|hugetlbfs|mqueue|nsfs|overlay|aufs|pipefs|proc|pstore|ramfs|rpc_pipefs|securityfs|selinuxfs|sockfs|sysfs|tmpfs|tracefs|nfsd";
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
+super::settings::plain_settings!(
+    10,
+    10,
     /// Longest wait for one mount's statvfs; must be shorter than `timeout`.
-    pub statfs_timeout: Interval,
+    statfs_timeout: Interval = Interval::secs(5),
     /// Which mount points (the host's paths) are exported.
-    pub mountpoints: Filter,
+    mountpoints: Filter = Filter::new(None, Some(DEFAULT_MOUNTPOINT_EXCLUDE)),
     /// Which filesystem types are exported.
-    pub fs_types: Filter,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(10),
-            timeout: Interval::secs(10),
-            statfs_timeout: Interval::secs(5),
-            mountpoints: Filter::new(None, Some(DEFAULT_MOUNTPOINT_EXCLUDE)),
-            fs_types: Filter::new(None, Some(DEFAULT_FS_TYPE_EXCLUDE)),
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+    fs_types: Filter = Filter::new(None, Some(DEFAULT_FS_TYPE_EXCLUDE)),
+);
 
 const DEVICE: &str = "system.device";
 const MOUNTPOINT: &str = "system.filesystem.mountpoint";

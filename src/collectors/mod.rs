@@ -6,10 +6,16 @@
 //! catalog and its `Collector`; one field in [`crate::config::Collectors`]; one line in
 //! [`build`] and one in [`catalogs`].
 
+pub mod battery;
 pub mod cpu;
 pub mod disk;
 pub mod filesystem;
+pub mod host;
 pub mod memory;
+pub mod processes;
+pub mod sensors;
+mod settings;
+pub mod users;
 
 use std::time::Duration;
 
@@ -68,6 +74,21 @@ pub fn build(config: &Config) -> Vec<Scheduled> {
     add(c.memory.schedule(), &|| {
         Box::new(memory::MemoryCollector::new(paths.clone()))
     });
+    add(c.sensors.schedule(), &|| {
+        Box::new(sensors::SensorsCollector::new(paths.clone()))
+    });
+    add(c.battery.schedule(), &|| {
+        Box::new(battery::BatteryCollector::new(paths.clone()))
+    });
+    add(c.host.schedule(), &|| {
+        Box::new(host::HostCollector::new(paths.clone()))
+    });
+    add(c.users.schedule(), &|| {
+        Box::new(users::UsersCollector::new(paths.clone(), &c.users))
+    });
+    add(c.processes.schedule(), &|| {
+        Box::new(processes::ProcessesCollector::new(paths.clone()))
+    });
     add(c.filesystem.schedule(), &|| {
         Box::new(filesystem::FilesystemCollector::new(
             paths.clone(),
@@ -85,6 +106,11 @@ pub fn catalogs() -> Vec<(&'static str, &'static [&'static MetricDesc])> {
     vec![
         ("cpu", cpu::CATALOG),
         ("memory", memory::CATALOG),
+        ("sensors", sensors::CATALOG),
+        ("battery", battery::CATALOG),
+        ("host", host::CATALOG),
+        ("users", users::CATALOG),
+        ("processes", processes::CATALOG),
         ("filesystem", filesystem::CATALOG),
         ("disk", disk::CATALOG),
     ]

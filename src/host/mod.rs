@@ -4,10 +4,15 @@
 pub mod cpu_sysfs;
 pub mod cpuinfo;
 pub mod diskstats;
+pub mod hwmon;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mounts;
+pub mod os_release;
+pub mod power_supply;
+pub mod proc_pid_stat;
 pub mod proc_stat;
+pub mod utmp;
 pub mod vmstat;
 
 use std::io;
@@ -154,7 +159,7 @@ mod tests {
     /// malformed host text is an error or a partial result, never a panic.
     #[test]
     fn parsers_never_panic_on_damaged_files() {
-        let files: [ParserCase; 8] = [
+        let files: [ParserCase; 10] = [
             (include_str!("../../tests/fixtures/modern/proc/stat"), |t| {
                 drop(super::proc_stat::parse_proc_stat(t))
             }),
@@ -186,6 +191,17 @@ mod tests {
                 |t| {
                     drop(super::loadavg::parse_loadavg(t));
                     drop(super::cpu_sysfs::parse_cpu_list(t));
+                },
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/etc/os-release"),
+                |t| drop(super::os_release::parse_os_release(t)),
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/1044/stat"),
+                |t| {
+                    let _ = super::proc_pid_stat::parse_state_threads(t.as_bytes());
+                    drop(super::utmp::users(t.as_bytes()));
                 },
             ),
             (

@@ -1,0 +1,359 @@
+//! Temperatures and fans: psutil's `sensors_temperatures()` and `sensors_fans()`, from
+//! `/sys/class/hwmon/hwmon*/{temp,fan}*_*` (and the `device/` subdirectory older kernels
+//! use), with `/sys/class/thermal/thermal_zone*` only when hwmon has no temperature at all.
+//!
+//! psutil's rules kept here (7.2.2, `_pslinux.py`):
+//! - a sensor is every distinct `<dir>/<prefix>N` before the first `_` of a matching file;
+//!   it is skipped when its `_input` or the chip's `name` cannot be read or parsed;
+//! - temperatures are millidegrees Celsius; `_max` is psutil's `high`, `_crit` its
+//!   `critical`, each absent when missing or not a number; `_label` is the label, else `""`;
+//! - fans come from `hwmon*/fan*_*`, and from `hwmon*/device/fan*_*` only when the first
+//!   finds nothing; the speed is the whole number in `_input`;
+//! - thermal zones: `type` is the chip name, the label is `""`, `critical` comes from a trip
+//!   point whose type is `critical` and `high` from one whose type is `high` (a type the
+//!   kernel never writes, so it is always absent).
+//!
+//! - psutil's `sensors_temperatures()` wrapper (`__init__.py`) then fills a missing (or
+//!   zero: it tests truthiness) limit from the other one: high without critical makes
+//!   critical = high, critical without high makes high = critical ([`psutil_limits`]).
+//!
+//! Where psutil raises (a fan whose `_input` is not a number, a fan chip without `name`),
+//! vitals skips that sensor instead. psutil divides a zone's trip temperature by 1000 again
+//! on every later trip point of the same zone, in its set's hash order; vitals divides once.
+
+use std::path::{Path, PathBuf};
+
+use super::{HostError, HostPaths, list_dir};
+
+/// One temperature sensor, psutil's `shwtemp` plus where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Temperature {
+    /// psutil's dict key: the chip's `name` (hwmon) or the zone's `type`.
+    pub chip: String,
+    /// psutil's `label`.
+    pub label: String,
+    /// A stable identifier unique on the host: `<device>:<sensor>`; see [`sensor_id`].
+    pub id: String,
+    pub current: f64,
+    pub high: Option<f64>,
+    pub critical: Option<f64>,
+}
+
+/// One fan, psutil's `sfan` plus its chip and id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fan {
+    pub chip: String,
+    pub label: String,
+    pub id: String,
+    /// psutil's `int()` of `_input`: a driver's negative error value passes through.
+    pub rpm: i64,
+}
+
+/// psutil's `x.split('_')[0]` over the names of one directory: the distinct sensors
+/// (`temp1`, `temp2`) having a file `<prefix>*_*`, sorted.
+pub fn sensor_bases(names: &[String], prefix: &str) -> Vec<String> {
+    let mut bases: Vec<String> = names
+        .iter()
+        .filter(|n| n.starts_with(prefix) && n[prefix.len()..].contains('_'))
+        .filter_map(|n| n.split('_').next().map(str::to_string))
+        .collect();
+    bases.sort();
+    bases.dedup();
+    bases
+}
+
+/// psutil's `float(text)`: surrounding whitespace allowed, anything else is an error.
+pub fn parse_float(text: &str) -> Option<f64> {
+    let t = text.trim();
+    if t.is_empty() || t.contains('_') {
+        return None;
+    }
+    t.parse::<f64>().ok()
+}
+
+/// A sysfs millidegree value in degrees Celsius.
+pub fn parse_millidegrees(text: &str) -> Option<f64> {
+    parse_float(text).map(|v| v / 1000.0)
+}
+
+fn read_opt(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// The hwmon directories (`hwmon*` under `/sys/class/hwmon`), sorted by name as psutil's
+/// sorted glob paths are.
+fn hwmon_dirs(paths: &HostPaths) -> Result<Vec<PathBuf>, HostError> {
+    let class = paths.sys("class/hwmon");
+    Ok(list_dir(&class)?
+        .into_iter()
+        .filter(|n| n.starts_with("hwmon"))
+        .map(|n| class.join(n))
+        .collect())
+}
+
+/// The stable part of a sensor id: the name of the device the hwmon directory belongs to
+/// (`coretemp.0`, `nvme0`, `0000:03:00.0`), which does not move between boots the way
+/// `hwmonN` numbers can; `hwmonN` when there is no `device` link.
+pub fn device_name(hwmon_dir: &Path) -> String {
+    std::fs::read_link(hwmon_dir.join("device"))
+        .ok()
+        .and_then(|t| t.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .or_else(|| {
+            hwmon_dir
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// `<device>:<sensor>`, e.g. `coretemp.1:temp3`: unique even where psutil's (chip, label)
+/// pairs repeat, as on a two-socket server whose packages both have a `Core 0`.
+pub fn sensor_id(device: &str, sensor: &str) -> String {
+    format!("{device}:{sensor}")
+}
+
+/// (directory holding the sensor files, sensor base name, device name) for every sensor
+/// with the given prefix, in psutil's order. `device_too`: also look in `hwmon*/device/`
+/// (always for temperatures; for fans psutil does so only when the first look finds none).
+fn bases(
+    paths: &HostPaths,
+    prefix: &str,
+    device_too: DeviceDir,
+) -> Result<Vec<(PathBuf, String, String)>, HostError> {
+    let mut direct = Vec::new();
+    let mut nested = Vec::new();
+    for dir in hwmon_dirs(paths)? {
+        let device = device_name(&dir);
+        for base in sensor_bases(&list_dir(&dir)?, prefix) {
+            direct.push((dir.clone(), base, device.clone()));
+        }
+        if device_too != DeviceDir::Never {
+            let sub = dir.join("device");
+            // A dangling or unreadable `device` link holds no sensors.
+            let names = list_dir(&sub).unwrap_or_default();
+            for base in sensor_bases(&names, prefix) {
+                nested.push((sub.clone(), base, device.clone()));
+            }
+        }
+    }
+    let mut all = match device_too {
+        DeviceDir::Also => {
+            direct.extend(nested);
+            direct
+        }
+        DeviceDir::WhenNoneDirect if direct.is_empty() => nested,
+        _ => direct,
+    };
+    all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    Ok(all)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeviceDir {
+    Never,
+    Also,
+    WhenNoneDirect,
+}
+
+/// psutil's `sensors_temperatures()`, flattened; an empty list on a host without sensors.
+pub fn temperatures(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
+    let mut out = Vec::new();
+    let found = bases(paths, "temp", DeviceDir::Also)?;
+    for (dir, base, device) in &found {
+        let Some(current) =
+            read_opt(&dir.join(format!("{base}_input"))).and_then(|t| parse_millidegrees(&t))
+        else {
+            continue;
+        };
+        let Some(chip) = read_opt(&dir.join("name")) else {
+            continue;
+        };
+        let limit = |suffix: &str| {
+            read_opt(&dir.join(format!("{base}_{suffix}"))).and_then(|t| parse_millidegrees(&t))
+        };
+        let (high, critical) = psutil_limits(limit("max"), limit("crit"));
+        out.push(Temperature {
+            chip: chip.trim().to_string(),
+            label: read_opt(&dir.join(format!("{base}_label")))
+                .map(|l| l.trim().to_string())
+                .unwrap_or_default(),
+            id: sensor_id(device, base),
+            current,
+            high,
+            critical,
+        });
+    }
+    if found.is_empty() {
+        out.extend(thermal_zones(paths)?);
+    }
+    Ok(out)
+}
+
+/// psutil's wrapper on (high, critical): a limit that is missing or 0 takes the other's
+/// value when that one is set and non-zero.
+pub fn psutil_limits(high: Option<f64>, critical: Option<f64>) -> (Option<f64>, Option<f64>) {
+    let set = |v: Option<f64>| v.is_some_and(|x| x != 0.0);
+    if set(high) && !set(critical) {
+        (high, high)
+    } else if set(critical) && !set(high) {
+        (critical, critical)
+    } else {
+        (high, critical)
+    }
+}
+
+/// psutil's fallback: every `thermal_zone*` with a readable `temp` and `type`.
+pub fn thermal_zones(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
+    let class = paths.sys("class/thermal");
+    let mut out = Vec::new();
+    for zone in list_dir(&class)?
+        .into_iter()
+        .filter(|n| n.starts_with("thermal_zone"))
+    {
+        let dir = class.join(&zone);
+        let Some(current) = read_opt(&dir.join("temp")).and_then(|t| parse_millidegrees(&t)) else {
+            continue;
+        };
+        let Some(chip) = read_opt(&dir.join("type")) else {
+            continue;
+        };
+        let names = list_dir(&dir).unwrap_or_default();
+        let (high, critical) = trip_limits(&names, |name| read_opt(&dir.join(name)));
+        let (high, critical) = psutil_limits(high, critical);
+        out.push(Temperature {
+            chip: chip.trim().to_string(),
+            label: String::new(),
+            id: zone,
+            current,
+            high,
+            critical,
+        });
+    }
+    Ok(out)
+}
+
+/// A zone's (high, critical) from its `trip_point_N_type` / `trip_point_N_temp` files:
+/// psutil takes the trip points named by the first three `_`-separated words of each
+/// `trip_point*` file; of several of one type, which wins depends on psutil's set order,
+/// so vitals takes the lowest-numbered.
+pub fn trip_limits(
+    names: &[String],
+    read: impl Fn(&str) -> Option<String>,
+) -> (Option<f64>, Option<f64>) {
+    let mut points: Vec<(u64, String)> = names
+        .iter()
+        .filter(|n| n.starts_with("trip_point"))
+        .filter_map(|n| {
+            let point = n.split('_').take(3).collect::<Vec<_>>().join("_");
+            let number = point.strip_prefix("trip_point_")?.parse::<u64>().ok()?;
+            Some((number, point))
+        })
+        .collect();
+    points.sort();
+    points.dedup();
+    let (mut high, mut critical) = (None, None);
+    for (_, point) in &points {
+        let kind = read(&format!("{point}_type")).unwrap_or_default();
+        let slot = match kind.trim() {
+            "critical" => &mut critical,
+            "high" => &mut high,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = read(&format!("{point}_temp")).and_then(|t| parse_millidegrees(&t));
+        }
+    }
+    (high, critical)
+}
+
+/// psutil's `sensors_fans()`, flattened.
+pub fn fans(paths: &HostPaths) -> Result<Vec<Fan>, HostError> {
+    let mut out = Vec::new();
+    for (dir, base, device) in bases(paths, "fan", DeviceDir::WhenNoneDirect)? {
+        let Some(rpm) =
+            read_opt(&dir.join(format!("{base}_input"))).and_then(|t| t.trim().parse::<i64>().ok())
+        else {
+            continue;
+        };
+        let Some(chip) = read_opt(&dir.join("name")) else {
+            continue;
+        };
+        out.push(Fan {
+            chip: chip.trim().to_string(),
+            label: read_opt(&dir.join(format!("{base}_label")))
+                .map(|l| l.trim().to_string())
+                .unwrap_or_default(),
+            id: sensor_id(&device, &base),
+            rpm,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bases_are_the_distinct_prefixes_before_the_first_underscore() {
+        let n = names(&[
+            "name",
+            "temp1_input",
+            "temp1_label",
+            "temp10_input",
+            "temp2_crit_alarm",
+            "temperature",
+            "fan1_input",
+            "device",
+        ]);
+        assert_eq!(sensor_bases(&n, "temp"), ["temp1", "temp10", "temp2"]);
+        assert_eq!(sensor_bases(&n, "fan"), ["fan1"]);
+    }
+
+    #[test]
+    fn millidegrees_follow_python_float() {
+        assert_eq!(parse_millidegrees("45000\n"), Some(45.0));
+        assert_eq!(parse_millidegrees(" -5500 "), Some(-5.5));
+        assert_eq!(parse_millidegrees(""), None);
+        assert_eq!(parse_millidegrees("N/A"), None);
+    }
+
+    #[test]
+    fn one_limit_fills_the_other_as_psutil_does() {
+        assert_eq!(psutil_limits(Some(80.0), None), (Some(80.0), Some(80.0)));
+        assert_eq!(psutil_limits(None, Some(96.0)), (Some(96.0), Some(96.0)));
+        assert_eq!(
+            psutil_limits(Some(0.0), Some(96.0)),
+            (Some(96.0), Some(96.0))
+        );
+        assert_eq!(psutil_limits(Some(0.0), None), (Some(0.0), None));
+        assert_eq!(
+            psutil_limits(Some(86.0), Some(96.0)),
+            (Some(86.0), Some(96.0))
+        );
+    }
+
+    #[test]
+    fn trip_points_give_critical_and_never_passive() {
+        let n = names(&[
+            "trip_point_0_temp",
+            "trip_point_0_type",
+            "trip_point_1_hyst",
+            "trip_point_1_temp",
+            "trip_point_1_type",
+            "type",
+        ]);
+        let read = |f: &str| match f {
+            "trip_point_0_type" => Some("passive\n".to_string()),
+            "trip_point_0_temp" => Some("90000\n".to_string()),
+            "trip_point_1_type" => Some("critical\n".to_string()),
+            "trip_point_1_temp" => Some("105000\n".to_string()),
+            _ => None,
+        };
+        assert_eq!(trip_limits(&n, read), (None, Some(105.0)));
+    }
+}
