@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::collectors::{Schedule, cpu, memory};
+use crate::collectors::{Schedule, connections, cpu, interfaces, memory, network};
 use crate::host::HostPaths;
 
 /// The commented default configuration, as `vitals print-default-config` prints it.
@@ -110,6 +110,9 @@ pub struct Collectors {
     pub stale_after: u32,
     pub cpu: cpu::Settings,
     pub memory: memory::Settings,
+    pub network: network::Settings,
+    pub interfaces: interfaces::Settings,
+    pub connections: connections::Settings,
 }
 
 impl Default for Collectors {
@@ -118,15 +121,21 @@ impl Default for Collectors {
             stale_after: 3,
             cpu: cpu::Settings::default(),
             memory: memory::Settings::default(),
+            network: network::Settings::default(),
+            interfaces: interfaces::Settings::default(),
+            connections: connections::Settings::default(),
         }
     }
 }
 
 impl Collectors {
-    fn schedules(&self) -> [(&'static str, Schedule); 2] {
+    fn schedules(&self) -> [(&'static str, Schedule); 5] {
         [
             ("cpu", self.cpu.schedule()),
             ("memory", self.memory.schedule()),
+            ("network", self.network.schedule()),
+            ("interfaces", self.interfaces.schedule()),
+            ("connections", self.connections.schedule()),
         ]
     }
 }

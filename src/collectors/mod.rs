@@ -6,8 +6,11 @@
 //! catalog and its `Collector`; one field in [`crate::config::Collectors`]; one line in
 //! [`build`] and one in [`catalogs`].
 
+pub mod connections;
 pub mod cpu;
+pub mod interfaces;
 pub mod memory;
+pub mod network;
 
 use std::time::Duration;
 
@@ -66,10 +69,31 @@ pub fn build(config: &Config) -> Vec<Scheduled> {
     add(c.memory.schedule(), &|| {
         Box::new(memory::MemoryCollector::new(paths.clone()))
     });
+    add(c.network.schedule(), &|| {
+        Box::new(network::NetworkCollector::new(paths.clone(), &c.network))
+    });
+    add(c.interfaces.schedule(), &|| {
+        Box::new(interfaces::InterfacesCollector::new(
+            paths.clone(),
+            &c.interfaces,
+        ))
+    });
+    add(c.connections.schedule(), &|| {
+        Box::new(connections::ConnectionsCollector::new(
+            paths.clone(),
+            &c.connections,
+        ))
+    });
     out
 }
 
 /// Every collector's catalog, enabled or not, for `list-metrics` and docs.
 pub fn catalogs() -> Vec<(&'static str, &'static [&'static MetricDesc])> {
-    vec![("cpu", cpu::CATALOG), ("memory", memory::CATALOG)]
+    vec![
+        ("cpu", cpu::CATALOG),
+        ("memory", memory::CATALOG),
+        ("network", network::CATALOG),
+        ("interfaces", interfaces::CATALOG),
+        ("connections", connections::CATALOG),
+    ]
 }

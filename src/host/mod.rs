@@ -5,7 +5,11 @@ pub mod cpu_sysfs;
 pub mod cpuinfo;
 pub mod loadavg;
 pub mod meminfo;
+pub mod net_dev;
+pub mod net_if;
+pub mod proc_net;
 pub mod proc_stat;
+pub mod sock_diag;
 pub mod vmstat;
 
 use std::io;
