@@ -156,7 +156,7 @@ mod tests {
     /// malformed host text is an error or a partial result, never a panic.
     #[test]
     fn parsers_never_panic_on_damaged_files() {
-        let files: [ParserCase; 6] = [
+        let files: [ParserCase; 10] = [
             (include_str!("../../tests/fixtures/modern/proc/stat"), |t| {
                 drop(super::proc_stat::parse_proc_stat(t))
             }),
@@ -188,6 +188,29 @@ mod tests {
                 |t| {
                     drop(super::loadavg::parse_loadavg(t));
                     drop(super::cpu_sysfs::parse_cpu_list(t));
+                },
+            ),
+            (
+                include_str!("../../tests/fixtures/network-edge/proc/net/dev"),
+                |t| drop(super::net_dev::parse_net_dev(t)),
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/net/tcp6"),
+                |t| {
+                    drop(super::proc_net::parse_inet_table(t));
+                    super::proc_net::count_unix_table(t);
+                },
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/net/udp"),
+                |t| drop(super::proc_net::parse_inet_table(t)),
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/net/if_inet6"),
+                |t| {
+                    drop(super::proc_net::parse_if_inet6(t));
+                    drop(super::net_if::parse_flags(t));
+                    super::net_if::parse_speed(t);
                 },
             ),
         ];
