@@ -13,6 +13,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use vitals::collectors::Collector;
 use vitals::collectors::connections::{ConnectionsCollector, Settings, Source};
+use vitals::collectors::interfaces::{self, InterfacesCollector};
+use vitals::collectors::network::{self, NetworkCollector};
 use vitals::host::proc_net::parse_inet_table;
 use vitals::host::sock_diag::{AF_INET, AF_INET6, Protocol, SockDiag};
 use vitals::host::{self, HostPaths};
@@ -66,6 +68,24 @@ fn tcp(c: &mut Criterion) {
             ..Settings::default()
         };
         let mut collector = ConnectionsCollector::new(paths.clone(), &settings);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut s = Snapshot::default();
+                collector.collect(&mut s).expect("collecting");
+                s
+            })
+        });
+    }
+    g.finish();
+
+    // The other two network collectors on this host.
+    let mut g = c.benchmark_group("collect");
+    let mut network = NetworkCollector::new(paths.clone(), &network::Settings::default());
+    let mut interfaces = InterfacesCollector::new(paths.clone(), &interfaces::Settings::default());
+    for (name, collector) in [
+        ("network", &mut network as &mut dyn Collector),
+        ("interfaces", &mut interfaces),
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut s = Snapshot::default();
