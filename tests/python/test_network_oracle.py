@@ -5,13 +5,11 @@ Live counters move between readings, so a collection is bracketed by two psutil 
 no scrape in between (`quiet_reading`): each counter must lie between them. Interface status
 and addresses must be equal; socket counts must be equal when psutil saw none move.
 """
-import subprocess
-
 import psutil
 import pytest
 
-from conftest import BIN, REPO, parse_exposition
 from network_support import nonzero, psutil_counts, quiet_reading, vitals_counts
+from test_fixture_oracle import procfs, vitals_once  # noqa: F401 (procfs is a fixture)
 
 INTERVAL = 1.0
 CONFIG = """
@@ -27,7 +25,6 @@ timeout = "1s"
 interval = "1s"
 timeout = "1s"
 """
-FIXTURES = REPO / "tests" / "fixtures"
 
 # psutil's snetio field -> (vitals metric, direction)
 NETIO = {
@@ -121,22 +118,6 @@ def test_connection_counts_by_state_equal_psutil(vitals):
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def procfs():
-    saved = psutil.PROCFS_PATH
-    yield lambda fixture: setattr(psutil, "PROCFS_PATH", str(FIXTURES / fixture / "proc"))
-    psutil.PROCFS_PATH = saved
-
-
-def vitals_once(fixture):
-    root = FIXTURES / fixture
-    out = subprocess.run(
-        [str(BIN), "once", "--procfs", str(root / "proc"), "--sysfs", str(root / "sys"), "--rootfs", str(root)],
-        capture_output=True, text=True, check=True,
-    )
-    return parse_exposition(out.stdout)
 
 
 @pytest.mark.parametrize("fixture", ["modern", "legacy"])
