@@ -73,9 +73,9 @@ pub static UP: MetricDesc = MetricDesc {
 
 pub static SPEED: MetricDesc = MetricDesc {
     name: "system.network.interface.speed",
-    unit: "bit/s",
+    unit: "By/s",
     instrument: Instrument::Gauge,
-    help: "Link speed in bits per second (psutil's Mb/s x 1e6); 0 when unknown, as psutil",
+    help: "Link speed in bytes per second: psutil's Mb/s x 125000 (Prometheus' base unit is the byte; promtool rejects _bits names, and node_exporter's node_network_speed_bytes is the same number); 0 when unknown, as psutil",
     attributes: &[INTERFACE],
     source: "net_if_stats().speed",
     extension: true,
@@ -136,7 +136,7 @@ impl InterfacesCollector {
                 Ok(Some(s)) => {
                     let labels = [(INTERFACE, name.as_str())];
                     out.add(&UP, &labels, if s.isup { 1.0 } else { 0.0 });
-                    out.add(&SPEED, &labels, s.speed_mbps as f64 * 1e6);
+                    out.add(&SPEED, &labels, s.speed_mbps as f64 * 125_000.0);
                     out.add(&DUPLEX, &labels, s.duplex as u8 as f64);
                     out.add(&MTU, &labels, s.mtu as f64);
                 }

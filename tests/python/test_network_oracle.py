@@ -73,8 +73,8 @@ def test_if_stats_equal_psutil(vitals):
     samples, stats, again = quiet_reading(vitals, psutil.net_if_stats, INTERVAL, "interfaces")
     assert stats == again, "an interface changed during the reading"
     assert per_nic(samples, "system_network_interface_up") == {n: float(s.isup) for n, s in stats.items()}
-    assert per_nic(samples, "system_network_interface_speed_bits_per_second") == {
-        n: s.speed * 1e6 for n, s in stats.items()
+    assert per_nic(samples, "system_network_interface_speed_bytes_per_second") == {
+        n: s.speed * 125000 for n, s in stats.items()
     }
     assert per_nic(samples, "system_network_interface_duplex") == {n: float(s.duplex) for n, s in stats.items()}
     assert per_nic(samples, "system_network_interface_mtu_bytes") == {n: float(s.mtu) for n, s in stats.items()}

@@ -293,8 +293,9 @@ def shares(prev, cur):
 
 
 def catalog(section):
-    """{prometheus name: label names} for one section of docs/metrics.md, or of
-    `vitals list-metrics` (which generates that file) when the file is absent."""
+    """{prometheus name: label names} for one section of docs/metrics.md (every section
+    when None), or of `vitals list-metrics` (which generates that file) when the file is
+    absent."""
     doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
     if doc.exists():
         text = doc.read_text()
@@ -305,7 +306,7 @@ def catalog(section):
     for line in text.splitlines():
         if line.startswith("## "):
             current = line[3:].strip()
-        elif current == section and line.startswith("| `"):
+        elif section in (None, current) and line.startswith("| `"):
             name, _type, _unit, labels = [c.strip() for c in line.strip("|").split("|")][:4]
             out[name.strip("`")] = frozenset(
                 () if labels == "-" else (label.strip() for label in labels.split(","))
