@@ -13,7 +13,7 @@ import time
 from collections import Counter
 
 from conftest import BIN, parse_exposition
-from network_support import nonzero, psutil_counts, quiet_reading, vitals_counts
+from network_support import psutil_counts, quiet_reading, vitals_counts
 
 CONFIG = """
 [collectors.connections]
@@ -58,14 +58,19 @@ class OwnSockets:
             s.close()
 
 
+# The counts the test's sockets move; TIME_WAIT, which other sockets enter and leave all the
+# time on a busy machine, is not one of them.
+KEYS = [("tcp", "ipv4", "listen"), ("tcp", "ipv4", "established"), ("udp", "ipv4", "")]
+
+
 def reading(daemon, ports):
     """vitals' counts, and psutil's counts of every socket not on `ports`, from a collection
-    during which psutil saw no socket move."""
+    during which psutil saw none of KEYS move."""
     for _ in range(10):
         samples, before, after = quiet_reading(
             daemon, lambda: psutil_counts(exclude_ports=ports), INTERVAL
         )
-        if before == after:
+        if all(before[k] == after[k] for k in KEYS):
             return vitals_counts(samples), after, samples
     raise AssertionError("foreign sockets kept moving")
 
@@ -73,23 +78,22 @@ def reading(daemon, ports):
 def test_own_sockets_move_the_counts_by_exactly_that_much(start_vitals):
     d = start_vitals(CONFIG)
     before, foreign_before, _ = reading(d, ())
-    # vitals counts what psutil counts...
-    assert nonzero(before) == nonzero(foreign_before)
     own = OwnSockets()
     try:
         after, foreign_after, samples = reading(d, own.ports())
     finally:
         own.close()
-    # ... and with the test's sockets open, every other socket plus exactly those.
-    want = Counter(foreign_after)
-    want.update(own.expected())
-    assert nonzero(after) == dict(+want)
-    # So between the readings each key moved by the test's sockets and by what psutil saw
-    # move elsewhere, nothing more.
-    for key in (set(before) | set(after)) - {("unix", "", "")}:
+    expected = own.expected()
+    for key in KEYS:
+        # Without the test's sockets vitals counts what psutil counts; with them, every other
+        # socket plus exactly the test's...
+        assert before.get(key, 0) == foreign_before[key], key
+        assert after.get(key, 0) == foreign_after[key] + expected[key], key
+        # ... so between the readings the count moved by the test's sockets and by what
+        # psutil saw move elsewhere, nothing more.
         moved = after.get(key, 0) - before.get(key, 0)
-        elsewhere = foreign_after.get(key, 0) - foreign_before.get(key, 0)
-        assert moved - elsewhere == own.expected().get(key, 0), (key, moved, elsewhere)
+        elsewhere = foreign_after[key] - foreign_before[key]
+        assert moved - elsewhere == expected[key], (key, moved, elsewhere)
     # The listener and the UDP socket are listed as listening, by port.
     listeners = {
         (dict(l)["network_transport"], dict(l)["network_local_address"], dict(l)["network_local_port"])
@@ -110,14 +114,23 @@ def once_counts(source):
 
 
 def test_netlink_and_procfs_sources_agree():
+    """`vitals once` with each source forced, procfs before and after netlink: every netlink
+    count lies between the two procfs counts (equal where nothing moved). Retried while
+    sockets elsewhere move back and forth between the runs."""
     own = OwnSockets()
     try:
         for _ in range(20):
-            netlink, procfs = once_counts("netlink"), once_counts("procfs")
-            if netlink == procfs:
+            lo, netlink, hi = once_counts("procfs"), once_counts("netlink"), once_counts("procfs")
+            outside = {
+                k: (lo.get(k, 0), netlink.get(k, 0), hi.get(k, 0))
+                for k in set(lo) | set(netlink) | set(hi)
+                if not min(lo.get(k, 0), hi.get(k, 0)) <= netlink.get(k, 0) <= max(lo.get(k, 0), hi.get(k, 0))
+            }
+            if not outside:
                 break
             time.sleep(0.1)
-        assert netlink == procfs
+        assert not outside, f"(procfs, netlink, procfs) {outside}"
+        assert set(netlink) == set(lo), "the same series from both sources"
         assert netlink[("tcp", "ipv4", "established")] >= 2 * N
         assert netlink[("unix", "", "")] > 0
     finally:

@@ -105,16 +105,25 @@ def test_if_addrs_equal_psutil(vitals):
 
 
 def test_connection_counts_by_state_equal_psutil(vitals):
+    """Each count equals psutil's when psutil saw it stay put across the reading, and lies
+    between psutil's two readings when it moved (TIME_WAIT sockets expire all the time on a
+    busy machine). Retried until no count moved back and forth between the readings."""
     for _ in range(10):
         samples, before, after = quiet_reading(vitals, lambda: psutil_counts("inet"), INTERVAL)
-        if before == after:
+        got = vitals_counts(samples)
+        keys = set(before) | set(after) | set(nonzero(got))
+        outside = {
+            k: (before.get(k, 0), got.get(k, 0), after.get(k, 0))
+            for k in keys
+            if not min(before.get(k, 0), after.get(k, 0)) <= got.get(k, 0) <= max(before.get(k, 0), after.get(k, 0))
+        }
+        if not outside:
             break
-    else:
-        pytest.fail("sockets kept moving during every reading")
     # Unix sockets are left out: psutil counts one per owning descriptor and merges
     # ownerless duplicates; vitals counts each socket once (the live test compares netlink
     # with /proc/net/unix instead).
-    assert nonzero(vitals_counts(samples)) == dict(+after)
+    assert not outside, f"(psutil before, vitals, psutil after) outside psutil's range: {outside}"
+    assert sum(before.get(k, 0) == after.get(k, 0) == got.get(k, 0) for k in keys) >= len(keys) // 2
 
 
 # --------------------------------------------------------------------------- fixtures
