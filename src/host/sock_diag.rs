@@ -9,7 +9,9 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage};
+use netlink_packet_core::{
+    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_packet_sock_diag::constants::{AF_UNIX, IPPROTO_TCP, IPPROTO_UDP};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
@@ -71,7 +73,11 @@ pub fn unix_request() -> Vec<u8> {
 fn serialize(message: SockDiagMessage) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    let mut packet = NetlinkMessage::new(header, message.into());
+    encode(header, message.into())
+}
+
+fn encode(header: NetlinkHeader, payload: NetlinkPayload<SockDiagMessage>) -> Vec<u8> {
+    let mut packet = NetlinkMessage::new(header, payload);
     packet.finalize();
     let mut buf = vec![0; packet.buffer_len()];
     packet.serialize(&mut buf);
@@ -206,7 +212,7 @@ impl SockDiag {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netlink_packet_core::{DoneMessage, NetlinkPayload};
+    use netlink_packet_core::DoneMessage;
     use netlink_packet_sock_diag::inet::{InetResponse, InetResponseHeader};
 
     fn response(state: u8, local: &str) -> Vec<u8> {
@@ -232,22 +238,14 @@ mod tests {
             header,
             nlas: Default::default(),
         }));
-        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), msg.into());
-        packet.finalize();
-        let mut buf = vec![0; packet.buffer_len()];
-        packet.serialize(&mut buf);
-        buf
+        encode(NetlinkHeader::default(), msg.into())
     }
 
     fn done() -> Vec<u8> {
-        let mut packet: NetlinkMessage<SockDiagMessage> = NetlinkMessage::new(
+        encode(
             NetlinkHeader::default(),
             NetlinkPayload::Done(DoneMessage::default()),
-        );
-        packet.finalize();
-        let mut buf = vec![0; packet.buffer_len()];
-        packet.serialize(&mut buf);
-        buf
+        )
     }
 
     #[test]
@@ -290,14 +288,6 @@ mod tests {
         assert_eq!(u32_at(&unix, 20), u32::MAX, "every unix state");
     }
 
-    fn encode(payload: NetlinkPayload<SockDiagMessage>) -> Vec<u8> {
-        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), payload);
-        packet.finalize();
-        let mut buf = vec![0; packet.buffer_len()];
-        packet.serialize(&mut buf);
-        buf
-    }
-
     #[test]
     fn unix_answers_are_counted_and_errors_reported() {
         let unix = SockDiagMessage::UnixResponse(Box::new(unix::UnixResponse {
@@ -309,15 +299,19 @@ mod tests {
             },
             nlas: Default::default(),
         }));
-        let mut buf = encode(unix.clone().into());
-        buf.extend(encode(unix.into()));
+        let mut buf = encode(NetlinkHeader::default(), unix.clone().into());
+        buf.extend(encode(NetlinkHeader::default(), unix.into()));
         buf.extend(done());
         let batch = parse_dump(&buf).unwrap();
         assert_eq!((batch.unix, batch.inet.len(), batch.done), (2, 0, true));
 
         let mut error = netlink_packet_core::ErrorMessage::default();
         error.code = std::num::NonZeroI32::new(-22);
-        let err = parse_dump(&encode(NetlinkPayload::Error(error))).unwrap_err();
+        let err = parse_dump(&encode(
+            NetlinkHeader::default(),
+            NetlinkPayload::Error(error),
+        ))
+        .unwrap_err();
         assert!(err.0.contains("Invalid argument"), "{err}");
     }
 
