@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::collectors::{
-    Schedule, battery, cpu, disk, filesystem, host, memory, processes, sensors, users,
+    Schedule, battery, connections, cpu, disk, filesystem, host, interfaces, memory, network,
+    processes, sensors, users,
 };
 use crate::host::HostPaths;
 
@@ -119,6 +120,9 @@ pub struct Collectors {
     pub processes: processes::Settings,
     pub filesystem: filesystem::Settings,
     pub disk: disk::Settings,
+    pub network: network::Settings,
+    pub interfaces: interfaces::Settings,
+    pub connections: connections::Settings,
 }
 
 impl Default for Collectors {
@@ -134,12 +138,15 @@ impl Default for Collectors {
             processes: processes::Settings::default(),
             filesystem: filesystem::Settings::default(),
             disk: disk::Settings::default(),
+            network: network::Settings::default(),
+            interfaces: interfaces::Settings::default(),
+            connections: connections::Settings::default(),
         }
     }
 }
 
 impl Collectors {
-    fn schedules(&self) -> [(&'static str, Schedule); 9] {
+    fn schedules(&self) -> [(&'static str, Schedule); 12] {
         [
             ("cpu", self.cpu.schedule()),
             ("memory", self.memory.schedule()),
@@ -150,6 +157,9 @@ impl Collectors {
             ("processes", self.processes.schedule()),
             ("filesystem", self.filesystem.schedule()),
             ("disk", self.disk.schedule()),
+            ("network", self.network.schedule()),
+            ("interfaces", self.interfaces.schedule()),
+            ("connections", self.connections.schedule()),
         ]
     }
 }

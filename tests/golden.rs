@@ -148,3 +148,41 @@ fn mask_host_dependent(line: &str) -> String {
         _ => line.to_string(),
     }
 }
+
+/// The opt-in listener series on the modern tree, capped at six of its seven addresses.
+#[test]
+fn modern_kernel_listeners() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let out = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .arg("--config")
+        .arg(root.join("network-config/listening.toml"))
+        .args(["once", "--format", "prometheus", "--procfs"])
+        .arg(root.join("modern/proc"))
+        .arg("--sysfs")
+        .arg(root.join("modern/sys"))
+        .output()
+        .expect("running vitals once");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8 exposition");
+    let got: String = text
+        .lines()
+        .filter(|l| {
+            l.contains("system_network_listener")
+                || (l.starts_with("vitals_collector_errors_total")
+                    && l.contains("connections")
+                    && l.contains("limit"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/modern-listeners.prom");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).expect("writing golden file");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(got, want, "regenerate with UPDATE_GOLDEN=1 if intended");
+}

@@ -7,11 +7,14 @@
 //! [`build`] and one in [`catalogs`].
 
 pub mod battery;
+pub mod connections;
 pub mod cpu;
 pub mod disk;
 pub mod filesystem;
 pub mod host;
+pub mod interfaces;
 pub mod memory;
+pub mod network;
 pub mod processes;
 pub mod sensors;
 mod settings;
@@ -98,6 +101,21 @@ pub fn build(config: &Config) -> Vec<Scheduled> {
     add(c.disk.schedule(), &|| {
         Box::new(disk::DiskCollector::new(paths.clone(), &c.disk))
     });
+    add(c.network.schedule(), &|| {
+        Box::new(network::NetworkCollector::new(paths.clone(), &c.network))
+    });
+    add(c.interfaces.schedule(), &|| {
+        Box::new(interfaces::InterfacesCollector::new(
+            paths.clone(),
+            &c.interfaces,
+        ))
+    });
+    add(c.connections.schedule(), &|| {
+        Box::new(connections::ConnectionsCollector::new(
+            paths.clone(),
+            &c.connections,
+        ))
+    });
     out
 }
 
@@ -113,5 +131,8 @@ pub fn catalogs() -> Vec<(&'static str, &'static [&'static MetricDesc])> {
         ("processes", processes::CATALOG),
         ("filesystem", filesystem::CATALOG),
         ("disk", disk::CATALOG),
+        ("network", network::CATALOG),
+        ("interfaces", interfaces::CATALOG),
+        ("connections", connections::CATALOG),
     ]
 }

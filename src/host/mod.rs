@@ -8,10 +8,14 @@ pub mod hwmon;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mounts;
+pub mod net_dev;
+pub mod net_if;
 pub mod os_release;
 pub mod power_supply;
+pub mod proc_net;
 pub mod proc_pid_stat;
 pub mod proc_stat;
+pub mod sock_diag;
 pub mod utmp;
 pub mod vmstat;
 
@@ -159,7 +163,7 @@ mod tests {
     /// malformed host text is an error or a partial result, never a panic.
     #[test]
     fn parsers_never_panic_on_damaged_files() {
-        let files: [ParserCase; 10] = [
+        let files: [ParserCase; 14] = [
             (include_str!("../../tests/fixtures/modern/proc/stat"), |t| {
                 drop(super::proc_stat::parse_proc_stat(t))
             }),
@@ -216,6 +220,29 @@ mod tests {
             (
                 include_str!("../../tests/fixtures/disk-formats/diskstats-20"),
                 |t| drop(super::diskstats::parse_diskstats(t)),
+            ),
+            (
+                include_str!("../../tests/fixtures/network-edge/proc/net/dev"),
+                |t| drop(super::net_dev::parse_net_dev(t)),
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/net/tcp6"),
+                |t| {
+                    drop(super::proc_net::parse_inet_table(t));
+                    super::proc_net::count_unix_table(t);
+                },
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/net/udp"),
+                |t| drop(super::proc_net::parse_inet_table(t)),
+            ),
+            (
+                include_str!("../../tests/fixtures/modern/proc/net/if_inet6"),
+                |t| {
+                    drop(super::proc_net::parse_if_inet6(t));
+                    drop(super::net_if::parse_flags(t));
+                    super::net_if::parse_speed(t);
+                },
             ),
         ];
         for (text, parse) in files {

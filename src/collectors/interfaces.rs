@@ -1,0 +1,231 @@
+//! Interface status and addresses: `net_if_stats()` and `net_if_addrs()`.
+//!
+//! Status comes from sysfs for every interface /proc/net/dev lists (psutil's own list).
+//! Addresses come from getifaddrs(3), as psutil's, when `procfs` is the live kernel's; on
+//! any other tree (fixtures, a copied /proc) they come from files: link-layer addresses from
+//! sysfs `address`/`broadcast`, IPv6 from `/proc/net/if_inet6`. No file lists IPv4
+//! addresses simply, so those are missing there.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use super::network::INTERFACE;
+use super::{Collector, Schedule};
+use crate::catalog::{Instrument, MetricDesc};
+use crate::config::Interval;
+use crate::filter::Filter;
+use crate::host::net_dev::parse_net_dev;
+use crate::host::net_if::{self, IfAddr};
+use crate::host::proc_net::parse_if_inet6;
+use crate::host::{self, HostError, HostPaths};
+use crate::snapshot::Snapshot;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub enabled: bool,
+    pub interval: Interval,
+    pub timeout: Interval,
+    /// Which interfaces to export, by name (anchored regular expressions).
+    pub interfaces: Filter,
+    /// Export `system.network.interface.address.info`, one series per address.
+    pub addresses: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Interval::secs(30),
+            timeout: Interval::secs(5),
+            interfaces: Filter::default(),
+            addresses: true,
+        }
+    }
+}
+
+impl Settings {
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            enabled: self.enabled,
+            interval: self.interval.0,
+            timeout: self.timeout.0,
+        }
+    }
+}
+
+const FAMILY: &str = "network.type";
+const ADDRESS: &str = "network.interface.address";
+const NETMASK: &str = "network.interface.netmask";
+const BROADCAST: &str = "network.interface.broadcast";
+const PEER: &str = "network.interface.peer";
+
+pub static UP: MetricDesc = MetricDesc {
+    name: "system.network.interface.up",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "1 when the interface is running (psutil's isup: IFF_RUNNING, i.e. up and operationally up or unknown), else 0",
+    attributes: &[INTERFACE],
+    source: "net_if_stats().isup",
+    extension: true,
+};
+
+pub static SPEED: MetricDesc = MetricDesc {
+    name: "system.network.interface.speed",
+    unit: "By/s",
+    instrument: Instrument::Gauge,
+    help: "Link speed in bytes per second: psutil's Mb/s x 125000 (Prometheus' base unit is the byte; promtool rejects _bits names, and node_exporter's node_network_speed_bytes is the same number); 0 when unknown, as psutil",
+    attributes: &[INTERFACE],
+    source: "net_if_stats().speed",
+    extension: true,
+};
+
+pub static DUPLEX: MetricDesc = MetricDesc {
+    name: "system.network.interface.duplex",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "Duplex mode as psutil's NIC_DUPLEX_* value: 2 full, 1 half, 0 unknown",
+    attributes: &[INTERFACE],
+    source: "net_if_stats().duplex",
+    extension: true,
+};
+
+pub static MTU: MetricDesc = MetricDesc {
+    name: "system.network.interface.mtu",
+    unit: "By",
+    instrument: Instrument::Gauge,
+    help: "Maximum transmission unit",
+    attributes: &[INTERFACE],
+    source: "net_if_stats().mtu",
+    extension: true,
+};
+
+pub static ADDRESS_INFO: MetricDesc = MetricDesc {
+    name: "system.network.interface.address.info",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "Always 1; one series per interface address, formatted as psutil: family ipv4, ipv6 (link-local with %interface) or link (MAC); netmask, broadcast and peer when the kernel gives them",
+    attributes: &[INTERFACE, FAMILY, ADDRESS, NETMASK, BROADCAST, PEER],
+    source: "net_if_addrs()",
+    extension: true,
+};
+
+pub static CATALOG: &[&MetricDesc] = &[&UP, &SPEED, &DUPLEX, &MTU, &ADDRESS_INFO];
+
+pub struct InterfacesCollector {
+    paths: HostPaths,
+    interfaces: Filter,
+    addresses: bool,
+    live: bool,
+}
+
+impl InterfacesCollector {
+    pub fn new(paths: HostPaths, settings: &Settings) -> Self {
+        Self {
+            live: paths.procfs_is_live(),
+            paths,
+            interfaces: settings.interfaces.clone(),
+            addresses: settings.addresses,
+        }
+    }
+
+    fn stats(&self, names: &[String], out: &mut Snapshot) {
+        for name in names {
+            match net_if::read_nic_stats(&self.paths, name) {
+                Ok(Some(s)) => {
+                    let labels = [(INTERFACE, name.as_str())];
+                    out.add(&UP, &labels, if s.isup { 1.0 } else { 0.0 });
+                    out.add(&SPEED, &labels, s.speed_mbps as f64 * 125_000.0);
+                    out.add(&DUPLEX, &labels, s.duplex as u8 as f64);
+                    out.add(&MTU, &labels, s.mtu as f64);
+                }
+                Ok(None) => {}
+                Err(e) => out.skip(e.kind(), e.to_string()),
+            }
+        }
+    }
+
+    /// Addresses from files, for a procfs that is not the live kernel's.
+    fn file_addrs(&self, names: &[String], out: &mut Snapshot) -> Vec<IfAddr> {
+        let mut addrs = Vec::new();
+        for name in names {
+            let dir = self.paths.sys("class/net").join(name);
+            let (Ok(address), Ok(flags)) = (
+                host::read(&dir.join("address")),
+                host::read_parsed(&dir.join("flags"), net_if::parse_flags),
+            ) else {
+                continue;
+            };
+            let broadcast = host::read(&dir.join("broadcast")).unwrap_or_default();
+            addrs.extend(net_if::link_addr_from_sysfs(
+                name, &address, &broadcast, flags,
+            ));
+        }
+        match host::read_parsed(&self.paths.proc("net/if_inet6"), parse_if_inet6) {
+            Ok(lines) => addrs.extend(net_if::ipv6_addrs(&lines)),
+            Err(e) if e.is_not_found() => {} // IPv6 disabled
+            Err(e) => out.skip(e.kind(), e.to_string()),
+        }
+        addrs
+    }
+
+    fn addrs(&self, names: &[String], out: &mut Snapshot) {
+        let addrs = if self.live {
+            match net_if::getifaddrs() {
+                Ok(a) => a,
+                Err(e) => {
+                    out.skip("read", format!("getifaddrs: {e}"));
+                    return;
+                }
+            }
+        } else {
+            self.file_addrs(names, out)
+        };
+        // Sorted and without duplicates: two equal entries would be one series twice.
+        let addrs: BTreeSet<IfAddr> = addrs
+            .into_iter()
+            .filter(|a| self.interfaces.allows(&a.interface))
+            .collect();
+        for a in &addrs {
+            let mut labels = vec![
+                (INTERFACE, a.interface.as_str()),
+                (FAMILY, a.family.as_str()),
+                (ADDRESS, a.address.as_str()),
+            ];
+            for (key, value) in [
+                (NETMASK, &a.netmask),
+                (BROADCAST, &a.broadcast),
+                (PEER, &a.peer),
+            ] {
+                if let Some(v) = value {
+                    labels.push((key, v.as_str()));
+                }
+            }
+            out.add(&ADDRESS_INFO, &labels, 1.0);
+        }
+    }
+}
+
+impl Collector for InterfacesCollector {
+    fn name(&self) -> &'static str {
+        "interfaces"
+    }
+
+    fn catalog(&self) -> &'static [&'static MetricDesc] {
+        CATALOG
+    }
+
+    fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
+        let names: Vec<String> = host::read_parsed(&self.paths.proc("net/dev"), parse_net_dev)?
+            .into_iter()
+            .map(|d| d.name)
+            .filter(|n| self.interfaces.allows(n))
+            .collect();
+        self.stats(&names, out);
+        if self.addresses {
+            self.addrs(&names, out);
+        }
+        Ok(())
+    }
+}
