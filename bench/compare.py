@@ -125,7 +125,10 @@ def vitals_config(binary, port, only=None):
     for name in vitals_collectors(binary):
         lines.append(f"[collectors.{name}]")
         if only is None or name in only:
-            lines += ['interval = "1s"', 'timeout = "1s"', ""]
+            lines += ['interval = "1s"', 'timeout = "1s"']
+            if name == "filesystem":
+                lines.append('statfs_timeout = "500ms"')  # must stay below the timeout
+            lines.append("")
         else:
             lines += ["enabled = false", ""]
     return "\n".join(lines)
