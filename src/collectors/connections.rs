@@ -12,9 +12,8 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use tracing::info;
 
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::host::proc_net::{
     InetSocket, TCP_CLOSE, TCP_LISTEN, TCP_STATES, count_unix_table, parse_inet_table,
     tcp_state_name,
@@ -33,45 +32,18 @@ pub enum Source {
     Procfs,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
-    pub source: Source,
+super::settings::plain_settings!(
+    15,
+    5,
+    source: Source = Source::Auto,
     /// Count unix domain sockets too.
-    pub unix: bool,
+    unix: bool = true,
     /// Export `system.network.listener.info`, one series per listening address.
-    pub listening: bool,
+    listening: bool = false,
     /// At most this many listener series; beyond it the lowest ports are kept and the
     /// overflow is counted as a skipped part (`kind="limit"`).
-    pub listening_max_series: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(15),
-            timeout: Interval::secs(5),
-            source: Source::Auto,
-            unix: true,
-            listening: false,
-            listening_max_series: 200,
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+    listening_max_series: usize = 200,
+);
 
 const TRANSPORT: &str = "network.transport";
 const FAMILY: &str = "network.type";

@@ -2,13 +2,11 @@
 //! and `getloadavg`, from /proc/stat, /proc/cpuinfo, /proc/loadavg and
 //! /sys/devices/system/cpu.
 
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::counters::{Hold, NoWrap, shares};
 use crate::host::cpu_sysfs::{parse_cpu_list, trailing_number};
 use crate::host::cpuinfo::{parse_cpuinfo_cores, parse_cpuinfo_mhz};
@@ -17,36 +15,12 @@ use crate::host::proc_stat::{CpuTicks, parse_proc_stat};
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
+super::settings::plain_settings!(
+    5,
+    5,
     /// One series per logical CPU (true) or machine totals without a CPU label (false).
-    pub percpu: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(5),
-            timeout: Interval::secs(5),
-            percpu: true,
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+    percpu: bool = true,
+);
 
 const MODE: &str = "cpu.mode";
 const CPU: &str = "cpu.logical_number";

@@ -8,12 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
-
+use super::Collector;
 use super::network::INTERFACE;
-use super::{Collector, Schedule};
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::filter::Filter;
 use crate::host::net_dev::parse_net_dev;
 use crate::host::net_if::{self, IfAddr};
@@ -21,39 +18,14 @@ use crate::host::proc_net::parse_if_inet6;
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
+super::settings::plain_settings!(
+    30,
+    5,
     /// Which interfaces to export, by name (anchored regular expressions).
-    pub interfaces: Filter,
+    interfaces: Filter = Filter::default(),
     /// Export `system.network.interface.address.info`, one series per address.
-    pub addresses: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(30),
-            timeout: Interval::secs(5),
-            interfaces: Filter::default(),
-            addresses: true,
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+    addresses: bool = true,
+);
 
 const FAMILY: &str = "network.type";
 const ADDRESS: &str = "network.interface.address";

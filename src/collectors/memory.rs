@@ -1,44 +1,15 @@
 //! Memory and swap: `virtual_memory()` and `swap_memory()`, from /proc/meminfo,
 //! /proc/vmstat and (when MemAvailable is missing) /proc/zoneinfo.
 
-use serde::Deserialize;
-
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::counters::NoWrap;
 use crate::host::meminfo::{needs_zoneinfo, parse_meminfo, parse_zoneinfo_low, virtual_memory};
 use crate::host::vmstat::parse_vmstat;
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(5),
-            timeout: Interval::secs(5),
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+super::settings::plain_settings!(5, 5);
 
 const MEMORY_STATE: &str = "system.memory.state";
 const SLAB_STATE: &str = "linux.memory.slab.state";

@@ -1,47 +1,20 @@
 //! Per-interface traffic: `net_io_counters(pernic=True)`, from /proc/net/dev, through
 //! psutil's nowrap so a 32-bit driver counter that wraps never makes a counter go down.
 
-use serde::Deserialize;
-
-use super::{Collector, Schedule};
+use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
 use crate::counters::NoWrap;
 use crate::filter::Filter;
 use crate::host::net_dev::{FIELDS, Field, LAYOUT, parse_net_dev};
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::Snapshot;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub enabled: bool,
-    pub interval: Interval,
-    pub timeout: Interval,
+super::settings::plain_settings!(
+    5,
+    5,
     /// Which interfaces to export, by name (anchored regular expressions).
-    pub interfaces: Filter,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Interval::secs(5),
-            timeout: Interval::secs(5),
-            interfaces: Filter::default(),
-        }
-    }
-}
-
-impl Settings {
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            enabled: self.enabled,
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-        }
-    }
-}
+    interfaces: Filter = Filter::default(),
+);
 
 pub const INTERFACE: &str = "network.interface.name";
 const DIRECTION: &str = "network.io.direction";
