@@ -27,11 +27,7 @@ fn fixture(name: &str) -> HostPaths {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
-    HostPaths {
-        procfs: root.join("proc"),
-        sysfs: root.join("sys"),
-        rootfs: root,
-    }
+    HostPaths::under(&root)
 }
 
 fn parsers(c: &mut Criterion) {

@@ -270,11 +270,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(name);
-        HostPaths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root,
-        }
+        HostPaths::under(&root)
     }
 
     fn value(s: &Snapshot, labels: &[(&str, &str)]) -> Option<f64> {

@@ -555,14 +555,6 @@ mod tests {
         }
     }
 
-    fn paths(root: &Path) -> HostPaths {
-        HostPaths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-        }
-    }
-
     fn value(s: &Snapshot, desc: &MetricDesc, labels: &[(&str, &str)]) -> Option<f64> {
         s.family(desc.name)?
             .samples
@@ -578,7 +570,7 @@ mod tests {
     #[test]
     fn utilization_comes_from_the_second_reading() {
         let root = scratch_tree("legacy", "util");
-        let mut c = CpuCollector::new(paths(&root), &Settings::default());
+        let mut c = CpuCollector::new(HostPaths::under(&root), &Settings::default());
         let mut first = Snapshot::default();
         c.collect(&mut first).unwrap();
         assert!(
@@ -616,7 +608,7 @@ mod tests {
     fn percpu_off_exports_the_totals_without_a_cpu_label() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
         let mut c = CpuCollector::new(
-            paths(&root),
+            HostPaths::under(&root),
             &Settings {
                 percpu: false,
                 ..Settings::default()
@@ -638,7 +630,7 @@ mod tests {
     fn a_missing_optional_file_is_skipped_and_counted() {
         let root = scratch_tree("modern", "skip");
         std::fs::remove_file(root.join("proc/loadavg")).unwrap();
-        let mut c = CpuCollector::new(paths(&root), &Settings::default());
+        let mut c = CpuCollector::new(HostPaths::under(&root), &Settings::default());
         let mut s = Snapshot::default();
         c.collect(&mut s).unwrap();
         assert!(s.family("system.cpu.load_average.1m").is_none());
@@ -650,7 +642,10 @@ mod tests {
 
     #[test]
     fn a_missing_proc_stat_fails_the_collection() {
-        let mut c = CpuCollector::new(paths(Path::new("/nonexistent")), &Settings::default());
+        let mut c = CpuCollector::new(
+            HostPaths::under(Path::new("/nonexistent")),
+            &Settings::default(),
+        );
         let err = c.collect(&mut Snapshot::default()).unwrap_err();
         assert_eq!(err.kind(), "read");
         assert!(err.to_string().contains("/nonexistent/proc/stat"));
@@ -660,7 +655,7 @@ mod tests {
     fn frequency_follows_psutil_sources() {
         // cpufreq policies with one cpuinfo MHz line each: current comes from cpuinfo.
         let modern = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
-        let p = paths(&modern);
+        let p = HostPaths::under(&modern);
         let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
         assert_eq!(f.len(), 4);
         assert_eq!(
@@ -672,7 +667,7 @@ mod tests {
         );
         // No cpufreq at all: cpuinfo alone, no min/max.
         let legacy = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy");
-        let p = paths(&legacy);
+        let p = HostPaths::under(&legacy);
         let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
         assert_eq!(
             f,
@@ -690,7 +685,7 @@ mod tests {
     fn frequency_from_scaling_cur_freq_when_cpuinfo_disagrees() {
         let root = scratch_tree("modern", "freq");
         std::fs::write(root.join("proc/cpuinfo"), "processor : 0\n").unwrap();
-        let p = paths(&root);
+        let p = HostPaths::under(&root);
         let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
         assert_eq!(f[0].current_hz, 2100000e3);
         let _ = std::fs::remove_dir_all(root);

@@ -329,11 +329,7 @@ mod tests {
         let dir = tempdir::Dir::new();
         std::fs::create_dir_all(dir.0.join("proc/self")).unwrap();
         std::fs::write(dir.0.join("proc/self/mounts"), mounts).unwrap();
-        let paths = HostPaths {
-            procfs: dir.0.join("proc"),
-            sysfs: dir.0.join("sys"),
-            rootfs: dir.0.clone(),
-        };
+        let paths = HostPaths::under(&dir.0);
         (dir, FilesystemCollector::new(paths, &Settings::default()))
     }
 

@@ -216,11 +216,7 @@ mod tests {
     #[test]
     fn wraps_never_decrease_and_a_returning_interface_starts_clean() {
         let dir = std::env::temp_dir().join(format!("vitals-net-wrap-{}", std::process::id()));
-        let paths = HostPaths {
-            procfs: dir.join("proc"),
-            sysfs: dir.join("sys"),
-            rootfs: dir.clone(),
-        };
+        let paths = HostPaths::under(&dir);
         let mut c = NetworkCollector::new(paths, &Settings::default());
         let max = u64::from(u32::MAX);
         let mut seen = Vec::new();
@@ -257,11 +253,7 @@ mod tests {
     #[test]
     fn the_filter_drops_interfaces() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/network-edge");
-        let paths = HostPaths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.clone(),
-        };
+        let paths = HostPaths::under(&root);
         let settings = Settings {
             interfaces: Filter::new(None, Some("veth.*|lo")),
             ..Settings::default()

@@ -139,11 +139,7 @@ mod tests {
             root.join("run/utmp"),
         )
         .unwrap();
-        let paths = HostPaths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.clone(),
-        };
+        let paths = HostPaths::under(&root);
         let mut c = UsersCollector::new(paths, &Settings::default());
         assert_eq!(c.utmp_path(), root.join("run/utmp"));
         let mut out = Snapshot::default();

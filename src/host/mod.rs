@@ -42,6 +42,16 @@ impl Default for HostPaths {
 }
 
 impl HostPaths {
+    /// A whole host tree under one directory: `root/proc`, `root/sys` and `root` itself, as
+    /// the fixture trees are laid out.
+    pub fn under(root: &Path) -> HostPaths {
+        HostPaths {
+            procfs: root.join("proc"),
+            sysfs: root.join("sys"),
+            rootfs: root.to_path_buf(),
+        }
+    }
+
     pub fn proc(&self, rel: &str) -> PathBuf {
         self.procfs.join(rel)
     }

@@ -264,11 +264,7 @@ mod tests {
     #[test]
     fn fixture_tree() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
-        let paths = HostPaths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.clone(),
-        };
+        let paths = HostPaths::under(&root);
         let eth0 = read_nic_stats(&paths, "eth0").unwrap().unwrap();
         assert_eq!(
             eth0,
