@@ -23,7 +23,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{HostError, HostPaths, list_dir};
+use super::{HostError, HostPaths, list_dir, read_optional};
 
 /// One temperature sensor, psutil's `shwtemp` plus where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +74,6 @@ pub fn parse_float(text: &str) -> Option<f64> {
 /// A sysfs millidegree value in degrees Celsius.
 pub fn parse_millidegrees(text: &str) -> Option<f64> {
     parse_float(text).map(|v| v / 1000.0)
-}
-
-fn read_opt(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
 }
 
 /// The hwmon directories (`hwmon*` under `/sys/class/hwmon`), sorted by name as psutil's
@@ -161,20 +157,21 @@ pub fn temperatures(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
     let found = bases(paths, "temp", DeviceDir::Also)?;
     for (dir, base, device) in &found {
         let Some(current) =
-            read_opt(&dir.join(format!("{base}_input"))).and_then(|t| parse_millidegrees(&t))
+            read_optional(&dir.join(format!("{base}_input"))).and_then(|t| parse_millidegrees(&t))
         else {
             continue;
         };
-        let Some(chip) = read_opt(&dir.join("name")) else {
+        let Some(chip) = read_optional(&dir.join("name")) else {
             continue;
         };
         let limit = |suffix: &str| {
-            read_opt(&dir.join(format!("{base}_{suffix}"))).and_then(|t| parse_millidegrees(&t))
+            read_optional(&dir.join(format!("{base}_{suffix}")))
+                .and_then(|t| parse_millidegrees(&t))
         };
         let (high, critical) = psutil_limits(limit("max"), limit("crit"));
         out.push(Temperature {
             chip: chip.trim().to_string(),
-            label: read_opt(&dir.join(format!("{base}_label")))
+            label: read_optional(&dir.join(format!("{base}_label")))
                 .map(|l| l.trim().to_string())
                 .unwrap_or_default(),
             id: sensor_id(device, base),
@@ -211,14 +208,15 @@ pub fn thermal_zones(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
         .filter(|n| n.starts_with("thermal_zone"))
     {
         let dir = class.join(&zone);
-        let Some(current) = read_opt(&dir.join("temp")).and_then(|t| parse_millidegrees(&t)) else {
+        let Some(current) = read_optional(&dir.join("temp")).and_then(|t| parse_millidegrees(&t))
+        else {
             continue;
         };
-        let Some(chip) = read_opt(&dir.join("type")) else {
+        let Some(chip) = read_optional(&dir.join("type")) else {
             continue;
         };
         let names = list_dir(&dir).unwrap_or_default();
-        let (high, critical) = trip_limits(&names, |name| read_opt(&dir.join(name)));
+        let (high, critical) = trip_limits(&names, |name| read_optional(&dir.join(name)));
         let (high, critical) = psutil_limits(high, critical);
         out.push(Temperature {
             chip: chip.trim().to_string(),
@@ -270,17 +268,17 @@ pub fn trip_limits(
 pub fn fans(paths: &HostPaths) -> Result<Vec<Fan>, HostError> {
     let mut out = Vec::new();
     for (dir, base, device) in bases(paths, "fan", DeviceDir::WhenNoneDirect)? {
-        let Some(rpm) =
-            read_opt(&dir.join(format!("{base}_input"))).and_then(|t| t.trim().parse::<i64>().ok())
+        let Some(rpm) = read_optional(&dir.join(format!("{base}_input")))
+            .and_then(|t| t.trim().parse::<i64>().ok())
         else {
             continue;
         };
-        let Some(chip) = read_opt(&dir.join("name")) else {
+        let Some(chip) = read_optional(&dir.join("name")) else {
             continue;
         };
         out.push(Fan {
             chip: chip.trim().to_string(),
-            label: read_opt(&dir.join(format!("{base}_label")))
+            label: read_optional(&dir.join(format!("{base}_label")))
                 .map(|l| l.trim().to_string())
                 .unwrap_or_default(),
             id: sensor_id(&device, &base),

@@ -125,6 +125,12 @@ pub fn read_parsed<T>(
     parse(&text).map_err(|e| e.at(path))
 }
 
+/// The file's text, or `None` when it cannot be read for any reason: psutil's treatment of
+/// optional sysfs attributes (sensor labels, limits, battery files).
+pub fn read_optional(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
 /// Reads a sysfs attribute holding one unsigned number.
 pub fn read_u64(path: &Path) -> Result<u64, HostError> {
     read_parsed(path, |t| {

@@ -110,7 +110,7 @@ pub fn battery_from(name: &str, f: &BatteryFiles) -> Option<Battery> {
 }
 
 fn whole(path: &Path) -> Option<i64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    super::read_optional(path)?.trim().parse().ok()
 }
 
 fn first_whole(dir: &Path, names: &[&str]) -> Option<i64> {
@@ -132,7 +132,7 @@ pub fn battery(paths: &HostPaths) -> Result<Option<Battery>, HostError> {
         time_to_empty: whole(&root.join("time_to_empty_now")),
         capacity: whole(&root.join("capacity")),
         ac_online: first_whole(&class, &["AC0/online", "AC/online"]),
-        status: std::fs::read_to_string(root.join("status")).ok(),
+        status: super::read_optional(&root.join("status")),
     };
     Ok(battery_from(name, &files))
 }
