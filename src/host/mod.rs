@@ -1,6 +1,7 @@
 //! Host data: where the host's files are ([`HostPaths`]), reading them, and pure parsers of
 //! their text, one module per file format. Nothing outside this module names `/proc` or `/sys`.
 
+pub mod bytes;
 pub mod cpu_sysfs;
 pub mod cpuinfo;
 pub mod diskstats;
