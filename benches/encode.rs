@@ -10,13 +10,14 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vitals::config::Config;
 use vitals::export::{openmetrics, text};
+use vitals::runner;
 use vitals::snapshot::Snapshot;
-use vitals::{collectors, runner};
 
 /// Collected once with the default config, twice 100 ms apart where a rate needs it, so the
 /// utilization series are there too.
 fn snapshots() -> Vec<Arc<Snapshot>> {
-    let scheduled = collectors::build(&Config::default());
+    let config = Config::default();
+    let scheduled = config.collectors.build(&config.context());
     runner::once(scheduled, 3, Duration::from_millis(100)).gather()
 }
 

@@ -2,22 +2,24 @@
 //! rejected. Values are checked while parsing, so an error names the key, line and column;
 //! [`Config::validate`] then checks what involves several keys.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use crate::collectors::{
-    Schedule, battery, connections, cpu, disk, filesystem, host, interfaces, memory, network,
-    processes, sensors, users,
-};
+pub use crate::collectors::Collectors;
+use crate::collectors::Context;
 use crate::host::HostPaths;
+pub use crate::interval::{Interval, quote};
 
 /// The commented default configuration, as `vitals print-default-config` prints it.
 pub const DEFAULT_TOML: &str = include_str!("../config/vitals.toml");
+
+/// Most requests served at once: far above what a scraper needs, far below what the runtime's
+/// semaphore accepts.
+pub const MAX_IN_FLIGHT: usize = 10_000;
+/// Most intervals a snapshot may go without success before it is dropped.
+pub const MAX_STALE_AFTER: u32 = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -105,121 +107,6 @@ pub struct Log {
     pub format: LogFormat,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Collectors {
-    /// A collector's last snapshot stops being served after this many intervals without a
-    /// successful collection.
-    pub stale_after: u32,
-    pub cpu: cpu::Settings,
-    pub memory: memory::Settings,
-    pub sensors: sensors::Settings,
-    pub battery: battery::Settings,
-    pub host: host::Settings,
-    pub users: users::Settings,
-    pub processes: processes::Settings,
-    pub filesystem: filesystem::Settings,
-    pub disk: disk::Settings,
-    pub network: network::Settings,
-    pub interfaces: interfaces::Settings,
-    pub connections: connections::Settings,
-}
-
-impl Default for Collectors {
-    fn default() -> Self {
-        Self {
-            stale_after: 3,
-            cpu: cpu::Settings::default(),
-            memory: memory::Settings::default(),
-            sensors: sensors::Settings::default(),
-            battery: battery::Settings::default(),
-            host: host::Settings::default(),
-            users: users::Settings::default(),
-            processes: processes::Settings::default(),
-            filesystem: filesystem::Settings::default(),
-            disk: disk::Settings::default(),
-            network: network::Settings::default(),
-            interfaces: interfaces::Settings::default(),
-            connections: connections::Settings::default(),
-        }
-    }
-}
-
-impl Collectors {
-    fn schedules(&self) -> [(&'static str, Schedule); 12] {
-        [
-            ("cpu", self.cpu.schedule()),
-            ("memory", self.memory.schedule()),
-            ("sensors", self.sensors.schedule()),
-            ("battery", self.battery.schedule()),
-            ("host", self.host.schedule()),
-            ("users", self.users.schedule()),
-            ("processes", self.processes.schedule()),
-            ("filesystem", self.filesystem.schedule()),
-            ("disk", self.disk.schedule()),
-            ("network", self.network.schedule()),
-            ("interfaces", self.interfaces.schedule()),
-            ("connections", self.connections.schedule()),
-        ]
-    }
-}
-
-/// A positive duration written as a string: `"500ms"`, `"5s"`, `"1m"`, `"1h"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Interval(pub Duration);
-
-impl Interval {
-    pub const fn secs(s: u64) -> Self {
-        Self(Duration::from_secs(s))
-    }
-}
-
-impl FromStr for Interval {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (digits, unit) = s.split_at(split);
-        let n: u64 = digits.parse().map_err(|_| {
-            format!("invalid duration {s:?}: expected a whole number and a unit, like \"5s\"")
-        })?;
-        let d = match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.saturating_mul(60)),
-            "h" => Duration::from_secs(n.saturating_mul(3600)),
-            _ => {
-                return Err(format!(
-                    "invalid duration {s:?}: the unit must be ms, s, m or h"
-                ));
-            }
-        };
-        if d.is_zero() {
-            return Err(format!("invalid duration {s:?}: must be greater than zero"));
-        }
-        Ok(Interval(d))
-    }
-}
-
-impl fmt::Display for Interval {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        if ms.is_multiple_of(1000) {
-            write!(f, "{}s", ms / 1000)
-        } else {
-            write!(f, "{ms}ms")
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Interval {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading config file {path}: {source}")]
@@ -243,7 +130,7 @@ impl Config {
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+            message: shorten_lines(e.to_string().trim_end()),
         })?;
         config.validate(text, path)?;
         Ok(config)
@@ -273,18 +160,18 @@ impl Config {
                 .unwrap_or_default(),
             message,
         };
-        if self.server.max_in_flight == 0 {
+        if !(1..=MAX_IN_FLIGHT).contains(&self.server.max_in_flight) {
             return Err(invalid(
                 "server",
                 "max_in_flight",
-                "must be at least 1".into(),
+                format!("must be between 1 and {MAX_IN_FLIGHT}"),
             ));
         }
-        if self.collectors.stale_after == 0 {
+        if !(1..=MAX_STALE_AFTER).contains(&self.collectors.stale_after) {
             return Err(invalid(
                 "collectors",
                 "stale_after",
-                "must be at least 1 interval".into(),
+                format!("must be between 1 and {MAX_STALE_AFTER} intervals"),
             ));
         }
         for (name, s) in self.collectors.schedules() {
@@ -300,18 +187,17 @@ impl Config {
                 ));
             }
         }
-        let fs = &self.collectors.filesystem;
-        if fs.statfs_timeout.0 >= fs.timeout.0 {
-            return Err(invalid(
-                "collectors.filesystem",
-                "statfs_timeout",
-                format!(
-                    "statfs_timeout {} must be shorter than the collector's timeout {}: a hung mount would time the whole collection out",
-                    fs.statfs_timeout, fs.timeout
-                ),
-            ));
+        if let Err((name, e)) = self.collectors.validate() {
+            return Err(invalid(&format!("collectors.{name}"), e.key, e.message));
         }
         Ok(())
+    }
+
+    /// What every collector is built with.
+    pub fn context(&self) -> Context {
+        Context {
+            paths: self.host_paths(),
+        }
     }
 
     pub fn host_paths(&self) -> HostPaths {
@@ -321,6 +207,20 @@ impl Config {
             rootfs: self.host.rootfs.clone(),
         }
     }
+}
+
+/// The toml crate's message quotes the offending line: cut each line at 200 characters, so a
+/// rejected 10 MB value does not come back whole.
+fn shorten_lines(message: &str) -> String {
+    const WIDTH: usize = 200;
+    message
+        .lines()
+        .map(|l| match l.char_indices().nth(WIDTH) {
+            Some((cut, _)) => format!("{}... ({} bytes in all)", &l[..cut], l.len()),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Line and column (1-based) of `key = ...` inside `[table]`, for messages about values
@@ -376,10 +276,7 @@ mod tests {
     #[test]
     fn bad_values_name_their_line() {
         for (text, want) in [
-            (
-                "[collectors.memory]\ninterval = \"0s\"\n",
-                "greater than zero",
-            ),
+            ("[collectors.memory]\ninterval = \"0s\"\n", "out of range"),
             ("[collectors.memory]\ninterval = \"5 parsecs\"\n", "unit"),
             ("[server]\nlisten = \"localhost\"\n", "line 2"),
             ("[log]\nformat = \"xml\"\n", "line 2"),
@@ -412,17 +309,56 @@ mod tests {
     }
 
     #[test]
-    fn intervals() {
-        assert_eq!(
-            "500ms".parse::<Interval>().unwrap().0,
-            Duration::from_millis(500)
+    fn values_the_runtime_would_choke_on_are_rejected() {
+        for (text, want) in [
+            (
+                "[collectors.cpu]\ninterval = \"18446744073709551615s\"\n",
+                "line 2",
+            ),
+            (
+                "[collectors.cpu]\ninterval = \"999999999999h\"\n",
+                "out of range",
+            ),
+            (
+                "[collectors.cpu]\ninterval = \"1ms\"\n",
+                "between 100ms and 24h",
+            ),
+            ("[server]\nrequest_timeout = \"25h\"\n", "out of range"),
+            (
+                "[server]\nmax_in_flight = 2305843009213693952\n",
+                "server.max_in_flight (line 2",
+            ),
+            (
+                "[collectors]\nstale_after = 4000000000\n",
+                "collectors.stale_after",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?} -> {err}");
+        }
+    }
+
+    #[test]
+    fn a_huge_rejected_value_is_not_echoed_whole() {
+        let value = "9".repeat(10 << 20);
+        let err = parse(&format!("[collectors.cpu]\ninterval = \"{value}s\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 2_000, "{} bytes", err.len());
+        assert!(
+            err.contains("bytes in all"),
+            "{}",
+            &err[..err.len().min(600)]
         );
-        assert_eq!(
-            "2m".parse::<Interval>().unwrap().0,
-            Duration::from_secs(120)
-        );
-        assert!("-1s".parse::<Interval>().is_err());
-        assert!("5".parse::<Interval>().is_err());
-        assert_eq!(Interval::secs(5).to_string(), "5s");
+    }
+
+    #[test]
+    fn every_collector_has_a_section_in_the_shipped_config() {
+        for name in crate::collectors::NAMES {
+            assert!(
+                DEFAULT_TOML.contains(&format!("[collectors.{name}]")),
+                "config/vitals.toml lacks [collectors.{name}]"
+            );
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod counters;
 pub mod export;
 pub mod filter;
 pub mod host;
+pub mod interval;
 pub mod registry;
 pub mod runner;
 pub mod self_metrics;

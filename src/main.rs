@@ -8,12 +8,18 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{EnvFilter, reload};
 
-use vitals::config::{Config, LogFormat, LogLevel};
+use vitals::catalog;
+use vitals::config::{Config, ConfigError, LogFormat, LogLevel};
 use vitals::export::{http, openmetrics, text};
-use vitals::{catalog, collectors, runner};
+use vitals::registry::Registry;
+use vitals::runner::{self, Runner};
 
 /// Exit code for a configuration that cannot be used.
 const EXIT_CONFIG: u8 = 2;
@@ -38,7 +44,7 @@ struct Cli {
     global: Global,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct Global {
     /// Config file (TOML)
     #[arg(
@@ -118,7 +124,7 @@ fn main() -> ExitCode {
                     println!("config OK");
                     ExitCode::SUCCESS
                 }
-                Err(code) => code,
+                Err(e) => config_error(&e),
             },
         },
         Command::Once { format } => match load_config(&cli.global) {
@@ -126,30 +132,43 @@ fn main() -> ExitCode {
                 init_logging(&config);
                 once(&config, format)
             }
-            Err(code) => code,
+            Err(e) => config_error(&e),
         },
         Command::Run => match load_config(&cli.global) {
             Ok(config) => {
-                init_logging(&config);
-                match run(config) {
+                let log = init_logging(&config);
+                match run(config, cli.global, log) {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         error!("{e:#}");
-                        ExitCode::FAILURE
+                        if e.downcast_ref::<StartupConfigError>().is_some() {
+                            ExitCode::from(EXIT_CONFIG)
+                        } else {
+                            ExitCode::FAILURE
+                        }
                     }
                 }
             }
-            Err(code) => code,
+            Err(e) => config_error(&e),
         },
     }
 }
 
-/// The config file (or defaults) with command-line overrides applied.
-fn load_config(g: &Global) -> Result<Config, ExitCode> {
-    let mut config = Config::load(g.config.as_deref()).map_err(|e| {
-        eprintln!("vitals: {e}");
-        ExitCode::from(EXIT_CONFIG)
-    })?;
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("vitals: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+/// A config value that parsed but cannot be used at start (the listen address is taken):
+/// exit code 2, like any other config error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct StartupConfigError(String);
+
+/// The config file (or defaults) with command-line overrides applied; the same on every
+/// reload.
+fn load_config(g: &Global) -> Result<Config, ConfigError> {
+    let mut config = Config::load(g.config.as_deref())?;
     if let Some(v) = g.listen {
         config.server.listen = v;
     }
@@ -171,22 +190,29 @@ fn load_config(g: &Global) -> Result<Config, ExitCode> {
     Ok(config)
 }
 
-fn init_logging(config: &Config) {
-    let filter =
-        tracing_subscriber::EnvFilter::new(format!("vitals={}", config.log.level.as_str()));
+type LogFilter = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+
+fn log_filter(level: LogLevel) -> EnvFilter {
+    EnvFilter::new(format!("vitals={}", level.as_str()))
+}
+
+/// Logs to standard error; the returned handle changes the level on a reload.
+fn init_logging(config: &Config) -> LogFilter {
+    let (filter, handle) = reload::Layer::new(log_filter(config.log.level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
+    let registry = tracing_subscriber::registry().with(filter);
     match config.log.format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => registry.with(fmt).init(),
+        LogFormat::Json => registry.with(fmt.json()).init(),
     }
+    handle
 }
 
 fn once(config: &Config, format: Format) -> ExitCode {
-    let scheduled = collectors::build(config);
+    let scheduled = config.collectors.build(&config.context());
     let registry = runner::once(
         scheduled,
         config.collectors.stale_after,
@@ -204,56 +230,113 @@ fn once(config: &Config, format: Format) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
+fn run(config: Config, global: Global, log: LogFilter) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(16)
         .thread_name("vitals-collect")
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(serve(config));
+    let result = runtime.block_on(serve(config, global, log));
     // A collection blocked in the kernel (a hung mount) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(200));
     result
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let scheduled = collectors::build(&config);
-    let names: Vec<&str> = scheduled.iter().map(|s| s.collector.name()).collect();
-    let registry = Arc::new(runner::registry_for(
-        &scheduled,
-        config.collectors.stale_after,
-    ));
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.server.listen))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    info!(%addr, collectors = ?names, version = env!("CARGO_PKG_VERSION"), "vitals listening");
+/// Binds the listen address; a failure names the key and says why.
+async fn bind(addr: SocketAddr, global: &Global) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::AddrInUse => "the address is already in use".to_string(),
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)".to_string()
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "no interface of this host has that address".to_string()
+            }
+            _ => e.to_string(),
+        };
+        let from = if global.listen.is_some() {
+            " (from --listen)"
+        } else {
+            ""
+        };
+        StartupConfigError(format!("server.listen = \"{addr}\"{from}: {why}")).into()
+    })
+}
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = runner::spawn(scheduled, registry.clone(), stop_rx.clone());
+/// One HTTP server on one listener; a reload that moves the address starts another.
+struct Server {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    fn spawn(listener: TcpListener, state: http::AppState) -> anyhow::Result<Server> {
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let (stop, mut stop_rx) = watch::channel(false);
+        let handle = tokio::spawn(
+            axum::serve(listener, http::router(state))
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.wait_for(|stop| *stop).await;
+                })
+                .into_future(),
+        );
+        Ok(Server { addr, stop, handle })
+    }
+}
+
+/// What a reload works on: the config in force and everything built from it.
+struct Daemon {
+    config: Config,
+    global: Global,
+    log: LogFilter,
+    registry: Arc<Registry>,
+    runner: Runner,
+    state: http::AppState,
+    server: Server,
+}
+
+async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+
+    let registry = Arc::new(Registry::new(config.collectors.stale_after));
+    let listener = bind(config.server.listen, &global).await?;
+    let runner = Runner::start(&config, registry.clone());
     let state = http::AppState::new(
-        registry,
+        registry.clone(),
         config.server.max_in_flight,
         config.server.request_timeout.0,
     );
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(
-        axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
-    );
+    let server = Server::spawn(listener, state.clone())?;
+    info!(addr = %server.addr, collectors = ?runner.names(), version = env!("CARGO_PKG_VERSION"), "vitals listening");
+    let mut daemon = Daemon {
+        config,
+        global,
+        log,
+        registry,
+        runner,
+        state,
+        server,
+    };
 
-    let signal = shutdown_signal().await?;
-    info!(signal, "shutting down");
-    let _ = stop_tx.send(true);
-    let drain = async {
-        for t in tasks {
-            let _ = t.await;
+    let signal = loop {
+        tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+            _ = hup.recv() => daemon.reload().await,
         }
-        server.await
+    };
+    info!(signal, "shutting down");
+    let Daemon { runner, server, .. } = daemon;
+    let _ = server.stop.send(true);
+    let drain = async {
+        runner.stop().await;
+        server.handle.await
     };
     match tokio::time::timeout(SHUTDOWN_GRACE, drain).await {
         Ok(Ok(Ok(()))) => info!("stopped"),
@@ -264,12 +347,64 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() -> anyhow::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+impl Daemon {
+    /// SIGHUP: re-reads the config file. A valid one is applied without dropping the
+    /// listener; an invalid one is logged and the running config is kept whole.
+    async fn reload(&mut self) {
+        let Some(path) = &self.global.config else {
+            info!("SIGHUP: running on built-in defaults (no --config file): nothing to reload");
+            return;
+        };
+        info!(path = %path.display(), "SIGHUP: reloading the config");
+        let new = match load_config(&self.global) {
+            Ok(c) => c,
+            Err(e) => {
+                error!(error = %e, "config reload rejected; the running config is kept");
+                self.registry.record_reload(false);
+                return;
+            }
+        };
+        if new.server.listen != self.config.server.listen {
+            // The new address first: if it cannot be bound, nothing changes.
+            let listener = match bind(new.server.listen, &self.global).await {
+                Ok(l) => l,
+                Err(e) => {
+                    error!(error = %e, "config reload rejected; the running config is kept");
+                    self.registry.record_reload(false);
+                    return;
+                }
+            };
+            match Server::spawn(listener, self.state.clone()) {
+                Ok(server) => {
+                    let old = std::mem::replace(&mut self.server, server);
+                    let _ = old.stop.send(true);
+                    info!(addr = %self.server.addr, old = %old.addr, "vitals listening");
+                }
+                Err(e) => {
+                    error!(error = %e, "config reload rejected; the running config is kept");
+                    self.registry.record_reload(false);
+                    return;
+                }
+            }
+        }
+        self.state
+            .set_limits(new.server.max_in_flight, new.server.request_timeout.0);
+        if new.log.level != self.config.log.level
+            && let Err(e) = self.log.reload(log_filter(new.log.level))
+        {
+            warn!(error = %e, "could not change the log level");
+        }
+        if new.log.format != self.config.log.format {
+            warn!("log.format changes take effect at the next start");
+        }
+        let changes = self.runner.apply(&new);
+        self.registry.record_reload(true);
+        info!(
+            started = ?changes.started,
+            stopped = ?changes.stopped,
+            rebuilt = ?changes.rebuilt,
+            "config reloaded"
+        );
+        self.config = new;
+    }
 }

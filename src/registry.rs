@@ -1,29 +1,52 @@
-//! The published state: each collector's latest snapshot and health. Collectors' tasks write
-//! here after every tick; exporters read consistent copies and never touch the host.
+//! The published state: each running collector's latest snapshot and health, in the
+//! collector table's order. Collectors' tasks write here after every tick; exporters read
+//! consistent copies and never touch the host. Slots come and go as a reload enables and
+//! disables collectors; a rebuilt collector keeps its slot, so its error counters go on.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::collectors::NAMES;
 use crate::self_metrics;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ErrorKind, Snapshot};
 
 #[derive(Debug, Default)]
 struct SlotState {
     snapshot: Option<Arc<Snapshot>>,
     published_at: Option<Instant>,
+    /// A first collection finished, whatever its outcome.
+    attempted: bool,
     last_success_unix: Option<f64>,
     last_duration: Option<Duration>,
-    errors: BTreeMap<&'static str, u64>,
+    errors: BTreeMap<ErrorKind, u64>,
+    series_dropped: u64,
     up: bool,
 }
 
+/// One collector's place in the registry.
 #[derive(Debug)]
-struct Slot {
+pub struct Slot {
     name: &'static str,
-    interval: Duration,
+    interval: Mutex<Duration>,
     state: Mutex<SlotState>,
+}
+
+impl Slot {
+    fn state(&self) -> MutexGuard<'_, SlotState> {
+        // A panic while holding this lock can only come from this module's own code; the
+        // state stays usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn interval(&self) -> Duration {
+        *self.interval.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
 }
 
 /// What the self-metrics report about one collector.
@@ -33,71 +56,137 @@ pub struct Health {
     pub up: bool,
     pub last_duration: Option<Duration>,
     pub last_success_unix: Option<f64>,
-    pub errors: BTreeMap<&'static str, u64>,
+    pub errors: BTreeMap<ErrorKind, u64>,
     pub series: usize,
+    pub series_dropped: u64,
+}
+
+/// The outcome of the last config reload, as Prometheus reports its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    pub last_success_unix: f64,
 }
 
 #[derive(Debug)]
 pub struct Registry {
-    slots: Vec<Slot>,
-    stale_after: u32,
-    /// Moves on every publish and failure: what `gather()` returns can only change then
-    /// (or by going stale, which a failing or stuck collector also reports every tick).
+    slots: RwLock<Vec<Arc<Slot>>>,
+    stale_after: AtomicU32,
+    /// Moves on every publish, failure and slot change: what `gather()` returns can only
+    /// change then (or by going stale, which a failing or stuck collector also reports every
+    /// tick).
     generation: AtomicU64,
+    reload: Mutex<ReloadStatus>,
+}
+
+/// Position of a collector in the table; unknown names (tests) go last.
+fn order(name: &str) -> usize {
+    NAMES.iter().position(|n| *n == name).unwrap_or(usize::MAX)
 }
 
 impl Registry {
-    /// One slot per collector, in the order the runner numbers them.
-    pub fn new(collectors: &[(&'static str, Duration)], stale_after: u32) -> Self {
-        let slots = collectors
-            .iter()
-            .map(|(name, interval)| Slot {
-                name,
-                interval: *interval,
-                state: Mutex::new(SlotState::default()),
-            })
-            .collect();
+    pub fn new(stale_after: u32) -> Self {
         Self {
-            slots,
-            stale_after,
+            slots: RwLock::new(Vec::new()),
+            stale_after: AtomicU32::new(stale_after),
             generation: AtomicU64::new(0),
+            reload: Mutex::new(ReloadStatus {
+                successful: true,
+                last_success_unix: unix_now(),
+            }),
         }
     }
 
-    fn state(&self, slot: usize) -> MutexGuard<'_, SlotState> {
-        // A panic while holding this lock can only come from this module's own code; the
-        // state stays usable.
-        self.slots[slot]
-            .state
-            .lock()
+    fn slots(&self) -> Vec<Arc<Slot>> {
+        self.slots.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The named collector's slot, created in table order when it has none, with its
+    /// interval brought up to date. A slot that exists keeps its health and snapshot.
+    pub fn slot(&self, name: &'static str, interval: Duration) -> Arc<Slot> {
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = slots.iter().find(|s| s.name == name) {
+            *slot.interval.lock().unwrap_or_else(|e| e.into_inner()) = interval;
+            return slot.clone();
+        }
+        let slot = Arc::new(Slot {
+            name,
+            interval: Mutex::new(interval),
+            state: Mutex::new(SlotState::default()),
+        });
+        let at = slots
+            .iter()
+            .position(|s| order(s.name) > order(name))
+            .unwrap_or(slots.len());
+        slots.insert(at, slot.clone());
+        drop(slots);
+        self.bump();
+        slot
+    }
+
+    /// Forgets a collector that no longer runs: its series go at once.
+    pub fn remove(&self, name: &str) {
+        self.slots
+            .write()
             .unwrap_or_else(|e| e.into_inner())
+            .retain(|s| s.name != name);
+        self.bump();
+    }
+
+    pub fn set_stale_after(&self, stale_after: u32) {
+        self.stale_after.store(stale_after, Ordering::Relaxed);
+        self.bump();
     }
 
     /// A successful collection: its snapshot replaces the previous one. Parts it skipped
-    /// are counted by kind.
-    pub fn publish(&self, slot: usize, snapshot: Snapshot, took: Duration) {
-        let mut s = self.state(slot);
+    /// are counted by kind, series it dropped to stay within a cap by themselves.
+    pub fn publish(&self, slot: &Slot, snapshot: Snapshot, took: Duration) {
+        let mut s = slot.state();
         for skipped in &snapshot.skipped {
             *s.errors.entry(skipped.kind).or_default() += 1;
         }
+        s.series_dropped += snapshot.dropped;
         s.snapshot = Some(Arc::new(snapshot));
         s.published_at = Some(Instant::now());
+        s.attempted = true;
         s.last_success_unix = Some(unix_now());
         s.last_duration = Some(took);
         s.up = true;
-        self.generation.fetch_add(1, Ordering::Release);
+        drop(s);
+        self.bump();
     }
 
     /// A failed collection (error, panic, timeout): counted; the last snapshot keeps serving
     /// until it is stale.
-    pub fn fail(&self, slot: usize, kind: &'static str, took: Option<Duration>) {
-        let mut s = self.state(slot);
+    pub fn fail(&self, slot: &Slot, kind: ErrorKind, took: Option<Duration>) {
+        let mut s = slot.state();
         *s.errors.entry(kind).or_default() += 1;
         if took.is_some() {
             s.last_duration = took;
         }
+        s.attempted = true;
         s.up = false;
-        self.generation.fetch_add(1, Ordering::Release);
+        drop(s);
+        self.bump();
+    }
+
+    /// Records a config reload's outcome.
+    pub fn record_reload(&self, successful: bool) {
+        let mut r = self.reload.lock().unwrap_or_else(|e| e.into_inner());
+        r.successful = successful;
+        if successful {
+            r.last_success_unix = unix_now();
+        }
+        drop(r);
+        self.bump();
+    }
+
+    pub fn reload_status(&self) -> ReloadStatus {
+        *self.reload.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Changes whenever the gathered output may have changed; exporters cache by it.
@@ -109,46 +198,62 @@ impl Registry {
     /// self-metrics.
     pub fn gather(&self) -> Vec<Arc<Snapshot>> {
         let now = Instant::now();
-        let mut out: Vec<Arc<Snapshot>> = self
-            .slots
+        let stale_after = self.stale_after.load(Ordering::Relaxed);
+        let slots = self.slots();
+        let mut out: Vec<Arc<Snapshot>> = slots
             .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| {
-                let s = self.state(i);
+            .filter_map(|slot| {
+                let max_age = slot.interval().saturating_mul(stale_after);
+                let s = slot.state();
                 let fresh = s
                     .published_at
-                    .is_some_and(|t| now.duration_since(t) <= slot.interval * self.stale_after);
+                    .is_some_and(|t| now.saturating_duration_since(t) <= max_age);
                 if fresh { s.snapshot.clone() } else { None }
             })
             .collect();
-        let health: Vec<Health> = (0..self.slots.len()).map(|i| self.health(i)).collect();
-        out.push(Arc::new(self_metrics::snapshot(&health)));
+        let health: Vec<Health> = slots.iter().map(|s| health(s)).collect();
+        out.push(Arc::new(self_metrics::snapshot(
+            &health,
+            self.reload_status(),
+        )));
         out
     }
 
-    pub fn health(&self, slot: usize) -> Health {
-        let s = self.state(slot);
-        Health {
-            name: self.slots[slot].name,
-            up: s.up,
-            last_duration: s.last_duration,
-            last_success_unix: s.last_success_unix,
-            errors: s.errors.clone(),
-            series: s.snapshot.as_ref().map_or(0, |s| s.series_count()),
-        }
+    /// The named collector's health, if it has a slot.
+    pub fn health(&self, name: &str) -> Option<Health> {
+        self.slots()
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| health(s))
     }
 
-    /// True once every collector has published at least once.
+    /// True once every running collector has finished its first collection, succeeded or
+    /// failed: a collector that keeps failing shows in `vitals_collector_up`, and must not
+    /// keep a node's pod unready for ever.
     pub fn ready(&self) -> bool {
-        (0..self.slots.len()).all(|i| self.state(i).published_at.is_some())
+        self.pending().is_empty()
     }
 
-    /// Names of the collectors that have not published yet.
+    /// Names of the collectors whose first collection has not finished yet.
     pub fn pending(&self) -> Vec<&'static str> {
-        (0..self.slots.len())
-            .filter(|i| self.state(*i).published_at.is_none())
-            .map(|i| self.slots[i].name)
+        self.slots()
+            .iter()
+            .filter(|s| !s.state().attempted)
+            .map(|s| s.name)
             .collect()
+    }
+}
+
+fn health(slot: &Slot) -> Health {
+    let s = slot.state();
+    Health {
+        name: slot.name,
+        up: s.up,
+        last_duration: s.last_duration,
+        last_success_unix: s.last_success_unix,
+        errors: s.errors.clone(),
+        series: s.snapshot.as_ref().map_or(0, |s| s.series_count()),
+        series_dropped: s.series_dropped,
     }
 }
 
@@ -177,37 +282,70 @@ mod tests {
     }
 
     #[test]
-    fn ready_after_every_collector_published() {
-        let r = Registry::new(
-            &[("a", Duration::from_secs(1)), ("b", Duration::from_secs(1))],
-            3,
-        );
+    fn ready_after_every_collector_attempted_once() {
+        let r = Registry::new(3);
+        let a = r.slot("cpu", Duration::from_secs(1));
+        let b = r.slot("memory", Duration::from_secs(1));
         assert!(!r.ready());
-        r.publish(0, Snapshot::default(), Duration::ZERO);
-        assert_eq!(r.pending(), vec!["b"]);
-        r.publish(1, Snapshot::default(), Duration::ZERO);
-        assert!(r.ready());
+        r.publish(&a, Snapshot::default(), Duration::ZERO);
+        assert_eq!(r.pending(), vec!["memory"]);
+        r.fail(&b, ErrorKind::Read, None);
+        assert!(r.ready(), "a failed first attempt counts");
+        assert!(!r.health("memory").unwrap().up);
+    }
+
+    #[test]
+    fn slots_keep_table_order_and_health_across_rebuilds() {
+        let r = Registry::new(3);
+        r.slot("network", Duration::from_secs(1));
+        let cpu = r.slot("cpu", Duration::from_secs(1));
+        r.fail(&cpu, ErrorKind::Timeout, None);
+        let names: Vec<_> = r.slots().iter().map(|s| s.name).collect();
+        assert_eq!(names, ["cpu", "network"]);
+        let again = r.slot("cpu", Duration::from_secs(2));
+        assert!(Arc::ptr_eq(&cpu, &again));
+        assert_eq!(again.interval(), Duration::from_secs(2));
+        assert_eq!(
+            r.health("cpu").unwrap().errors.get(&ErrorKind::Timeout),
+            Some(&1)
+        );
+        r.remove("cpu");
+        assert!(r.health("cpu").is_none());
     }
 
     #[test]
     fn a_failure_keeps_the_last_snapshot_until_stale() {
-        let r = Registry::new(&[("memory", Duration::from_millis(20))], 3);
-        r.publish(0, snapshot(), Duration::ZERO);
-        r.fail(0, "timeout", None);
+        let r = Registry::new(3);
+        let slot = r.slot("memory", Duration::from_millis(20));
+        r.publish(&slot, snapshot(), Duration::ZERO);
+        r.fail(&slot, ErrorKind::Timeout, None);
         assert!(has_limit(&r));
-        assert_eq!(r.health(0).errors.get("timeout"), Some(&1));
-        assert!(!r.health(0).up);
+        let h = r.health("memory").unwrap();
+        assert_eq!(h.errors.get(&ErrorKind::Timeout), Some(&1));
+        assert!(!h.up);
         std::thread::sleep(Duration::from_millis(80));
         assert!(!has_limit(&r), "stale after 3 intervals");
     }
 
     #[test]
-    fn skipped_parts_are_counted() {
-        let r = Registry::new(&[("memory", Duration::from_secs(1))], 3);
+    fn skipped_parts_and_dropped_series_are_counted_apart() {
+        let r = Registry::new(3);
+        let slot = r.slot("memory", Duration::from_secs(1));
         let mut s = snapshot();
-        s.skip("read", "reading /proc/vmstat: gone");
-        r.publish(0, s, Duration::ZERO);
-        assert_eq!(r.health(0).errors.get("read"), Some(&1));
-        assert!(r.health(0).up);
+        s.skip(ErrorKind::Read, "reading /proc/vmstat: gone");
+        s.drop_series(7);
+        r.publish(&slot, s, Duration::ZERO);
+        let h = r.health("memory").unwrap();
+        assert_eq!(h.errors.get(&ErrorKind::Read), Some(&1));
+        assert_eq!(h.series_dropped, 7);
+        assert!(h.up);
+    }
+
+    #[test]
+    fn huge_intervals_do_not_overflow() {
+        let r = Registry::new(u32::MAX);
+        let slot = r.slot("memory", Duration::from_secs(u64::MAX / 2));
+        r.publish(&slot, snapshot(), Duration::ZERO);
+        assert!(has_limit(&r));
     }
 }

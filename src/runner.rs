@@ -1,7 +1,8 @@
 //! Runs the collectors: one task per collector on its own interval, the blocking read on
 //! tokio's blocking pool, a timeout per collection, and at most one collection in flight per
 //! collector (a stuck one is never joined by another). Failures are counted and logged once
-//! per change; they never stop the other collectors.
+//! per change; they never stop the other collectors. A reload rebuilds only the collectors
+//! whose config section changed ([`Runner::apply`]).
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,15 +14,16 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tracing::{info, warn};
 
-use crate::collectors::{Collector, Schedule, Scheduled};
-use crate::registry::Registry;
-use crate::snapshot::Snapshot;
+use crate::collectors::{Collector, Collectors, Context, Schedule, Scheduled};
+use crate::config::Config;
+use crate::registry::{Registry, Slot};
+use crate::snapshot::{ErrorKind, Snapshot};
 
 /// The result of one collection.
 pub enum Outcome {
     Collected(Snapshot, Duration),
     Failed {
-        kind: &'static str,
+        kind: ErrorKind,
         message: String,
         took: Duration,
     },
@@ -39,7 +41,7 @@ pub fn collect_one(collector: &mut dyn Collector) -> Outcome {
             took: start.elapsed(),
         },
         Err(panic) => Outcome::Failed {
-            kind: "panic",
+            kind: ErrorKind::Panic,
             message: panic_message(&panic),
             took: start.elapsed(),
         },
@@ -82,23 +84,155 @@ impl ProblemLog {
                 warn!(collector = self.name, skipped = %problem, "collector skipped part of its data")
             }
             (Some(problem), Outcome::Failed { kind, .. }) => {
-                warn!(collector = self.name, kind, error = %problem, "collection failed")
+                warn!(collector = self.name, kind = kind.as_str(), error = %problem, "collection failed")
             }
         }
         self.last = now;
     }
 }
 
-/// The registry slots for these collectors, in order.
-pub fn registry_for(scheduled: &[Scheduled], stale_after: u32) -> Registry {
-    let slots: Vec<(&'static str, Duration)> = scheduled
-        .iter()
-        .map(|s| (s.collector.name(), s.schedule.interval))
-        .collect();
-    Registry::new(&slots, stale_after)
+/// The running collectors: one task each, built from the config's collector table, and
+/// rebuilt one by one when a reload changes their section.
+pub struct Runner {
+    registry: Arc<Registry>,
+    ctx: Context,
+    collectors: Collectors,
+    tasks: Vec<Running>,
 }
 
-/// Starts one task per collector. They stop when `shutdown` turns true.
+struct Running {
+    name: &'static str,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+/// What [`Runner::apply`] changed, for the reload's log line.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub started: Vec<&'static str>,
+    pub stopped: Vec<&'static str>,
+    pub rebuilt: Vec<&'static str>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.started.is_empty() && self.stopped.is_empty() && self.rebuilt.is_empty()
+    }
+}
+
+impl Runner {
+    /// Starts every enabled collector of `config`.
+    pub fn start(config: &Config, registry: Arc<Registry>) -> Runner {
+        let mut runner = Runner {
+            registry,
+            ctx: config.context(),
+            collectors: config.collectors.clone(),
+            tasks: Vec::new(),
+        };
+        for s in config.collectors.build(&runner.ctx) {
+            runner.spawn(s);
+        }
+        runner
+    }
+
+    /// Names of the running collectors, in table order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.tasks.iter().map(|t| t.name).collect()
+    }
+
+    fn spawn(&mut self, s: Scheduled) {
+        let name = s.collector.name();
+        let slot = self.registry.slot(name, s.schedule.interval);
+        let (stop, stop_rx) = watch::channel(false);
+        let task = Task {
+            slot,
+            schedule: s.schedule,
+            log: ProblemLog { name, last: None },
+            collector: Arc::new(Mutex::new(s.collector)),
+            registry: self.registry.clone(),
+            published: false,
+        };
+        let handle = tokio::spawn(task.run(stop_rx));
+        let at = self
+            .tasks
+            .iter()
+            .position(|t| order(t.name) > order(name))
+            .unwrap_or(self.tasks.len());
+        self.tasks.insert(at, Running { name, stop, handle });
+    }
+
+    /// Stops the named collector's task. A collection blocked in the kernel keeps its thread
+    /// until it returns; its result is dropped.
+    fn halt(&mut self, name: &str) {
+        if let Some(i) = self.tasks.iter().position(|t| t.name == name) {
+            let t = self.tasks.remove(i);
+            let _ = t.stop.send(true);
+        }
+    }
+
+    /// Applies a new config: a collector whose section (and the host roots) are unchanged
+    /// keeps running with its state (counter offsets, previous readings, sockets); a
+    /// changed one is rebuilt; an enabled or disabled one is started or stopped, its series
+    /// appearing or going.
+    pub fn apply(&mut self, config: &Config) -> Changes {
+        let ctx = config.context();
+        let new = &config.collectors;
+        let mut changes = Changes::default();
+        if new.stale_after != self.collectors.stale_after {
+            self.registry.set_stale_after(new.stale_after);
+        }
+        for (name, schedule) in new.schedules() {
+            let running = self.tasks.iter().any(|t| t.name == name);
+            let same = ctx == self.ctx && new.same_section(&self.collectors, name);
+            match (running, schedule.enabled) {
+                (true, true) if same => {}
+                (true, true) => {
+                    self.halt(name);
+                    if let Some(s) = new.build_one(name, &ctx) {
+                        self.spawn(s);
+                    }
+                    changes.rebuilt.push(name);
+                }
+                (true, false) => {
+                    self.halt(name);
+                    self.registry.remove(name);
+                    changes.stopped.push(name);
+                }
+                (false, true) => {
+                    if let Some(s) = new.build_one(name, &ctx) {
+                        self.spawn(s);
+                    }
+                    changes.started.push(name);
+                }
+                (false, false) => {}
+            }
+        }
+        self.ctx = ctx;
+        self.collectors = new.clone();
+        changes
+    }
+
+    /// Stops every task and waits for them (not for collections blocked in the kernel).
+    pub async fn stop(self) {
+        for t in &self.tasks {
+            let _ = t.stop.send(true);
+        }
+        for t in self.tasks {
+            let _ = t.handle.await;
+        }
+    }
+}
+
+/// Position of a collector in the table.
+fn order(name: &str) -> usize {
+    crate::collectors::NAMES
+        .iter()
+        .position(|n| *n == name)
+        .unwrap_or(usize::MAX)
+}
+
+/// Starts one task per collector, outside a [`Runner`] (tests). They stop when `shutdown`
+/// turns true.
 pub fn spawn(
     scheduled: Vec<Scheduled>,
     registry: Arc<Registry>,
@@ -106,15 +240,12 @@ pub fn spawn(
 ) -> Vec<JoinHandle<()>> {
     scheduled
         .into_iter()
-        .enumerate()
-        .map(|(slot, s)| {
+        .map(|s| {
+            let name = s.collector.name();
             let task = Task {
-                slot,
+                slot: registry.slot(name, s.schedule.interval),
                 schedule: s.schedule,
-                log: ProblemLog {
-                    name: s.collector.name(),
-                    last: None,
-                },
+                log: ProblemLog { name, last: None },
                 collector: Arc::new(Mutex::new(s.collector)),
                 registry: registry.clone(),
                 published: false,
@@ -125,7 +256,7 @@ pub fn spawn(
 }
 
 struct Task {
-    slot: usize,
+    slot: Arc<Slot>,
     schedule: Schedule,
     log: ProblemLog,
     collector: Arc<Mutex<Box<dyn Collector>>>,
@@ -149,7 +280,7 @@ impl Task {
             if let Some(handle) = in_flight.take() {
                 if !handle.is_finished() {
                     // Still blocked from a timed-out tick: do not pile up threads behind it.
-                    self.registry.fail(self.slot, "timeout", None);
+                    self.registry.fail(&self.slot, ErrorKind::Timeout, None);
                     in_flight = Some(handle);
                     continue;
                 }
@@ -167,7 +298,7 @@ impl Task {
                     Err(_) => {
                         in_flight = Some(handle);
                         Outcome::Failed {
-                            kind: "timeout",
+                            kind: ErrorKind::Timeout,
                             message: format!("no answer within {:?}; skipping ticks until it returns", self.schedule.timeout),
                             took: self.schedule.timeout,
                         }
@@ -193,40 +324,83 @@ impl Task {
                         "first collection published"
                     );
                 }
-                self.registry.publish(self.slot, snapshot, took)
+                self.registry.publish(&self.slot, snapshot, took)
             }
-            Outcome::Failed { kind, took, .. } => self.registry.fail(self.slot, kind, Some(took)),
+            Outcome::Failed { kind, took, .. } => self.registry.fail(&self.slot, kind, Some(took)),
         }
     }
 }
 
 fn joined(result: Result<Outcome, tokio::task::JoinError>) -> Outcome {
     result.unwrap_or_else(|join| Outcome::Failed {
-        kind: "panic",
+        kind: ErrorKind::Panic,
         message: join.to_string(),
         took: Duration::ZERO,
     })
 }
 
-/// `vitals once`: collects each collector synchronously (twice, `pause` apart, where a
-/// metric needs two readings) into a fresh registry.
-pub fn once(scheduled: Vec<Scheduled>, stale_after: u32, pause: Duration) -> Registry {
-    let registry = registry_for(&scheduled, stale_after);
-    for (slot, mut s) in scheduled.into_iter().enumerate() {
-        let mut log = ProblemLog {
-            name: s.collector.name(),
-            last: None,
+/// One collection on a thread of its own, waited for at most `timeout`. The collector comes
+/// back with the outcome; a collector that did not answer in time stays with its thread.
+fn collect_within(
+    mut collector: Box<dyn Collector>,
+    timeout: Duration,
+) -> (Outcome, Option<Box<dyn Collector>>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("vitals-once".into())
+        .spawn(move || {
+            let outcome = collect_one(collector.as_mut());
+            let _ = tx.send((outcome, collector));
+        });
+    if let Err(e) = spawned {
+        let failed = Outcome::Failed {
+            kind: ErrorKind::Thread,
+            message: format!("starting a collection thread: {e}"),
+            took: Duration::ZERO,
         };
-        if s.collector.needs_two_readings() {
-            let first = collect_one(s.collector.as_mut());
+        return (failed, None);
+    }
+    match rx.recv_timeout(timeout) {
+        Ok((outcome, collector)) => (outcome, Some(collector)),
+        Err(_) => (
+            Outcome::Failed {
+                kind: ErrorKind::Timeout,
+                message: format!("no answer within {timeout:?}; left behind"),
+                took: timeout,
+            },
+            None,
+        ),
+    }
+}
+
+/// `vitals once`: collects each collector (twice, `pause` apart, where a metric needs two
+/// readings) into a fresh registry, each collection within the collector's timeout: one
+/// that does not answer is reported and skipped, so `once` always returns.
+pub fn once(scheduled: Vec<Scheduled>, stale_after: u32, pause: Duration) -> Registry {
+    let registry = Registry::new(stale_after);
+    for s in scheduled {
+        let name = s.collector.name();
+        let slot = registry.slot(name, s.schedule.interval);
+        let mut log = ProblemLog { name, last: None };
+        let mut collector = Some(s.collector);
+        if collector.as_ref().is_some_and(|c| c.needs_two_readings())
+            && let Some(c) = collector.take()
+        {
+            let (first, back) = collect_within(c, s.schedule.timeout);
             log.record(&first);
-            std::thread::sleep(pause);
+            collector = back;
+            if collector.is_some() {
+                std::thread::sleep(pause);
+            } else if let Outcome::Failed { kind, took, .. } = first {
+                registry.fail(&slot, kind, Some(took));
+            }
         }
-        let outcome = collect_one(s.collector.as_mut());
+        let Some(c) = collector else { continue };
+        let (outcome, _) = collect_within(c, s.schedule.timeout);
         log.record(&outcome);
         match outcome {
-            Outcome::Collected(snapshot, took) => registry.publish(slot, snapshot, took),
-            Outcome::Failed { kind, took, .. } => registry.fail(slot, kind, Some(took)),
+            Outcome::Collected(snapshot, took) => registry.publish(&slot, snapshot, took),
+            Outcome::Failed { kind, took, .. } => registry.fail(&slot, kind, Some(took)),
         }
     }
     registry
@@ -240,6 +414,7 @@ mod tests {
     use crate::host::HostError;
 
     struct Fake {
+        name: &'static str,
         calls: Arc<Mutex<u32>>,
         behaviour: fn(u32) -> Result<(), HostError>,
         sleep: Duration,
@@ -247,7 +422,7 @@ mod tests {
 
     impl Collector for Fake {
         fn name(&self) -> &'static str {
-            "fake"
+            self.name
         }
         fn catalog(&self) -> &'static [&'static MetricDesc] {
             memory::CATALOG
@@ -267,12 +442,14 @@ mod tests {
 
     // Generous timeouts: printing a panic's backtrace in a debug build takes milliseconds.
     fn scheduled(
+        name: &'static str,
         behaviour: fn(u32) -> Result<(), HostError>,
         sleep: Duration,
         calls: Arc<Mutex<u32>>,
     ) -> Scheduled {
         Scheduled {
             collector: Box::new(Fake {
+                name,
                 calls,
                 behaviour,
                 sleep,
@@ -286,7 +463,7 @@ mod tests {
     }
 
     async fn run_for(s: Vec<Scheduled>, d: Duration) -> Arc<Registry> {
-        let registry = Arc::new(registry_for(&s, 1000));
+        let registry = Arc::new(Registry::new(1000));
         let (tx, rx) = watch::channel(false);
         let tasks = spawn(s, registry.clone(), rx);
         tokio::time::sleep(d).await;
@@ -304,15 +481,16 @@ mod tests {
         let good = Arc::new(Mutex::new(0));
         let s = vec![
             scheduled(
+                "bad",
                 |n| if n == 1 { panic!("boom") } else { Ok(()) },
                 Duration::ZERO,
                 Arc::new(Mutex::new(0)),
             ),
-            scheduled(|_| Ok(()), Duration::ZERO, good.clone()),
+            scheduled("good", |_| Ok(()), Duration::ZERO, good.clone()),
         ];
         let registry = run_for(s, Duration::from_millis(1500)).await;
-        let h = registry.health(0);
-        assert_eq!(h.errors.get("panic"), Some(&1), "{h:?}");
+        let h = registry.health("bad").unwrap();
+        assert_eq!(h.errors.get(&ErrorKind::Panic), Some(&1), "{h:?}");
         assert!(h.up, "the collector works again after its panic: {h:?}");
         assert!(*good.lock().unwrap() >= 3);
         assert!(registry.ready());
@@ -324,14 +502,18 @@ mod tests {
         // timeout, and what it found is published when it comes back.
         let calls = Arc::new(Mutex::new(0));
         let s = vec![scheduled(
+            "slow",
             |_| Ok(()),
             Duration::from_millis(80),
             calls.clone(),
         )];
         let registry = run_for(s, Duration::from_millis(600)).await;
-        let h = registry.health(0);
+        let h = registry.health("slow").unwrap();
         assert!(registry.ready(), "{h:?}");
-        assert!(h.errors.get("timeout").copied().unwrap_or(0) >= 2, "{h:?}");
+        assert!(
+            h.errors.get(&ErrorKind::Timeout).copied().unwrap_or(0) >= 2,
+            "{h:?}"
+        );
         assert!(*calls.lock().unwrap() >= 2);
     }
 
@@ -339,6 +521,7 @@ mod tests {
     async fn a_stuck_collector_holds_one_thread_not_one_per_tick() {
         let calls = Arc::new(Mutex::new(0));
         let s = vec![scheduled(
+            "slow",
             |_| Ok(()),
             Duration::from_millis(700),
             calls.clone(),
@@ -351,13 +534,16 @@ mod tests {
         );
         assert!(
             registry
-                .health(0)
+                .health("slow")
+                .unwrap()
                 .errors
-                .get("timeout")
+                .get(&ErrorKind::Timeout)
                 .copied()
                 .unwrap_or(0)
                 >= 5
         );
-        assert!(!registry.ready());
+        // Its first attempt ended in a timeout: that counts for readiness, and it is down.
+        assert!(registry.ready());
+        assert!(!registry.health("slow").unwrap().up);
     }
 }

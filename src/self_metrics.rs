@@ -1,8 +1,8 @@
 //! `vitals_` metrics about the daemon itself, built from the registry's health records.
 
 use crate::catalog::{Instrument, MetricDesc};
-use crate::registry::Health;
-use crate::snapshot::Snapshot;
+use crate::registry::{Health, ReloadStatus};
+use crate::snapshot::{ErrorKind, Snapshot};
 
 const COLLECTOR: &str = "collector";
 const KIND: &str = "kind";
@@ -41,7 +41,7 @@ pub static ERRORS: MetricDesc = MetricDesc {
     name: "vitals.collector.errors",
     unit: "{error}",
     instrument: Instrument::Counter,
-    help: "Failed collections (timeout, panic) and skipped parts (read, parse) by kind",
+    help: "Failed collections and skipped parts by kind: read, parse, timeout, panic, thread (every kind shown from 0)",
     attributes: &[COLLECTOR, KIND],
     source: "vitals",
     extension: true,
@@ -57,6 +57,36 @@ pub static SERIES: MetricDesc = MetricDesc {
     extension: true,
 };
 
+pub static SERIES_DROPPED: MetricDesc = MetricDesc {
+    name: "vitals.collector.series.dropped",
+    unit: "{series}",
+    instrument: Instrument::Counter,
+    help: "Series a collector left out to stay within a configured cap (such as connections.listening_max_series); not an error",
+    attributes: &[COLLECTOR],
+    source: "vitals",
+    extension: true,
+};
+
+pub static RELOAD_SUCCESSFUL: MetricDesc = MetricDesc {
+    name: "vitals.config.last_reload_successful",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "1 when the last config reload (SIGHUP) was applied, 0 when it was rejected and the previous config kept running; 1 at start",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
+pub static RELOAD_SUCCESS_TIME: MetricDesc = MetricDesc {
+    name: "vitals.config.last_reload_success.timestamp",
+    unit: "s",
+    instrument: Instrument::Gauge,
+    help: "Unix time of the last config load that was applied (the start, or the last successful reload)",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
 pub static BUILD_INFO: MetricDesc = MetricDesc {
     name: "vitals.build.info",
     unit: "",
@@ -67,13 +97,19 @@ pub static BUILD_INFO: MetricDesc = MetricDesc {
     extension: true,
 };
 
-pub static CATALOG: &[&MetricDesc] =
-    &[&DURATION, &LAST_SUCCESS, &UP, &ERRORS, &SERIES, &BUILD_INFO];
+pub static CATALOG: &[&MetricDesc] = &[
+    &DURATION,
+    &LAST_SUCCESS,
+    &UP,
+    &ERRORS,
+    &SERIES,
+    &SERIES_DROPPED,
+    &RELOAD_SUCCESSFUL,
+    &RELOAD_SUCCESS_TIME,
+    &BUILD_INFO,
+];
 
-/// Error kinds every collector reports, zero until they happen, so alerts can use rate().
-const KINDS: [&str; 4] = ["read", "parse", "timeout", "panic"];
-
-pub fn snapshot(health: &[Health]) -> Snapshot {
+pub fn snapshot(health: &[Health], reload: ReloadStatus) -> Snapshot {
     let mut s = Snapshot::default();
     for h in health {
         let c = [(COLLECTOR, h.name)];
@@ -85,18 +121,21 @@ pub fn snapshot(health: &[Health]) -> Snapshot {
         }
         s.add(&UP, &c, if h.up { 1.0 } else { 0.0 });
         s.add(&SERIES, &c, h.series as f64);
-        for kind in KINDS
-            .iter()
-            .copied()
-            .chain(h.errors.keys().copied().filter(|k| !KINDS.contains(k)))
-        {
+        s.add(&SERIES_DROPPED, &c, h.series_dropped as f64);
+        for kind in ErrorKind::ALL {
             s.add(
                 &ERRORS,
-                &[(COLLECTOR, h.name), (KIND, kind)],
-                h.errors.get(kind).copied().unwrap_or(0) as f64,
+                &[(COLLECTOR, h.name), (KIND, kind.as_str())],
+                h.errors.get(&kind).copied().unwrap_or(0) as f64,
             );
         }
     }
+    s.add(
+        &RELOAD_SUCCESSFUL,
+        &[],
+        if reload.successful { 1.0 } else { 0.0 },
+    );
+    s.add(&RELOAD_SUCCESS_TIME, &[], reload.last_success_unix);
     s.add(
         &BUILD_INFO,
         &[

@@ -16,11 +16,59 @@ pub struct Family {
     pub samples: Vec<Sample>,
 }
 
+/// Every kind of error a collector can report: the `kind` label of
+/// `vitals_collector_errors_total`, each shown from zero so that `increase()` alerts work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    /// A host file or call could not be read.
+    Read,
+    /// A host file did not hold what its format says.
+    Parse,
+    /// A collection, or one part of it (a mount's statvfs), did not finish in time.
+    Timeout,
+    /// A collection panicked (a bug: the collector goes on at its next tick).
+    Panic,
+    /// A helper thread or process could not be started.
+    Thread,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 5] = [
+        ErrorKind::Read,
+        ErrorKind::Parse,
+        ErrorKind::Timeout,
+        ErrorKind::Panic,
+        ErrorKind::Thread,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Read => "read",
+            ErrorKind::Parse => "parse",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Panic => "panic",
+            ErrorKind::Thread => "thread",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Something a collector skipped without failing the whole tick (an unreadable optional
 /// file, a malformed line). Counted by kind in `vitals_collector_errors_total`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Skipped {
-    pub kind: &'static str,
+    pub kind: ErrorKind,
     pub detail: String,
 }
 
@@ -28,6 +76,9 @@ pub struct Skipped {
 pub struct Snapshot {
     pub families: Vec<Family>,
     pub skipped: Vec<Skipped>,
+    /// Series left out to stay within a configured cap (not an error: counted in
+    /// `vitals_collector_series_dropped_total`).
+    pub dropped: u64,
 }
 
 impl Snapshot {
@@ -56,11 +107,16 @@ impl Snapshot {
         }
     }
 
-    pub fn skip(&mut self, kind: &'static str, detail: impl Into<String>) {
+    pub fn skip(&mut self, kind: ErrorKind, detail: impl Into<String>) {
         self.skipped.push(Skipped {
             kind,
             detail: detail.into(),
         });
+    }
+
+    /// Records `n` series left out by a configured cap.
+    pub fn drop_series(&mut self, n: u64) {
+        self.dropped += n;
     }
 
     pub fn series_count(&self) -> usize {

@@ -255,7 +255,7 @@ fn a_bad_config_exits_2_naming_the_key() {
         assert_eq!(out.status.code(), Some(2), "{sub:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("line 5, column 12") && err.contains("greater than zero"),
+            err.contains("line 5, column 12") && err.contains("out of range"),
             "{sub:?}: {err}"
         );
     }
@@ -268,15 +268,38 @@ fn a_bad_config_exits_2_naming_the_key() {
 }
 
 #[test]
-fn an_address_in_use_fails_with_a_message() {
+fn an_address_in_use_is_a_config_error_naming_the_key() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = holder.local_addr().unwrap().to_string();
     let out = Command::new(BIN)
         .args(["--listen", &addr])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("listening on {addr}")));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "server.listen = \"{addr}\" (from --listen): the address is already in use"
+        )),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("vitals-inuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("vitals.toml");
+    std::fs::write(&cfg, format!("[server]\nlisten = \"{addr}\"\n")).unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "server.listen = \"{addr}\": the address is already in use"
+        )),
+        "{err}"
+    );
 }
 
 #[test]

@@ -172,9 +172,11 @@ fn modern_kernel_listeners() {
         .lines()
         .filter(|l| {
             l.contains("system_network_listener")
+                || (l.starts_with("vitals_collector_series_dropped_total")
+                    && l.contains("connections"))
                 || (l.starts_with("vitals_collector_errors_total")
                     && l.contains("connections")
-                    && l.contains("limit"))
+                    && !l.ends_with(" 0"))
         })
         .map(|l| format!("{l}\n"))
         .collect();

@@ -41,7 +41,7 @@ super::settings::plain_settings!(
     /// Export `system.network.listener.info`, one series per listening address.
     listening: bool = false,
     /// At most this many listener series; beyond it the lowest ports are kept and the
-    /// overflow is counted as a skipped part (`kind="limit"`).
+    /// overflow is counted in `vitals_collector_series_dropped_total`.
     listening_max_series: usize = 200,
 );
 
@@ -247,15 +247,7 @@ impl Collector for ConnectionsCollector {
         count(&sockets, out);
         if self.settings.listening {
             let left_out = listeners(&sockets, self.settings.listening_max_series, out);
-            if left_out > 0 {
-                out.skip(
-                    "limit",
-                    format!(
-                        "{left_out} listening addresses beyond listening_max_series = {}",
-                        self.settings.listening_max_series
-                    ),
-                );
-            }
+            out.drop_series(left_out as u64);
         }
         Ok(())
     }

@@ -23,11 +23,11 @@ use rustix::fs::StatVfs;
 
 use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::config::Interval;
+use crate::interval::Interval;
 use crate::filter::Filter;
 use crate::host::mounts::{Mount, distinct, parse_mounts, partition_name};
 use crate::host::{self, HostError, HostPaths};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ErrorKind, Snapshot};
 
 /// Mount points left out by default: the kernel's pseudo trees, per-user runtime mounts,
 /// and the volumes and layers container runtimes mount for their containers.
@@ -41,6 +41,7 @@ pub const DEFAULT_MOUNTPOINT_EXCLUDE: &str = r"/(dev|proc|sys)(/.*)?|/run/(user|
 pub const DEFAULT_FS_TYPE_EXCLUDE: &str = "autofs|binfmt_misc|bpf|cgroup2?|configfs|cpuset|debugfs|devpts|devtmpfs|efivarfs|fusectl|hugetlbfs|mqueue|nsfs|overlay|aufs|pipefs|proc|pstore|ramfs|rpc_pipefs|securityfs|selinuxfs|sockfs|sysfs|tmpfs|tracefs|nfsd";
 
 super::settings::plain_settings!(
+    check = check_settings;
     10,
     10,
     /// Longest wait for one mount's statvfs; must be shorter than `timeout`.
@@ -50,6 +51,19 @@ super::settings::plain_settings!(
     /// Which filesystem types are exported.
     fs_types: Filter = Filter::new(None, Some(DEFAULT_FS_TYPE_EXCLUDE)),
 );
+
+fn check_settings(s: &Settings) -> Result<(), super::Invalid> {
+    if s.statfs_timeout.0 >= s.timeout.0 {
+        return Err(super::Invalid {
+            key: "statfs_timeout",
+            message: format!(
+                "statfs_timeout {} must be shorter than the collector's timeout {}: a hung mount would time the whole collection out",
+                s.statfs_timeout, s.timeout
+            ),
+        });
+    }
+    Ok(())
+}
 
 const DEVICE: &str = "system.device";
 const MOUNTPOINT: &str = "system.filesystem.mountpoint";
@@ -199,7 +213,7 @@ impl FilesystemCollector {
                 Ok(thread) => threads.push(Some(thread)),
                 Err(e) => {
                     out.skip(
-                        "thread",
+                        ErrorKind::Thread,
                         format!("starting statvfs of {}: {e}", m.mountpoint),
                     );
                     threads.push(None);
@@ -298,13 +312,13 @@ impl Collector for FilesystemCollector {
             match result {
                 Some(Ok(st)) => export_usage(&st, &labels, out),
                 Some(Err(e)) => out.skip(
-                    "read",
+                    ErrorKind::Read,
                     format!("statvfs {}: {e}", self.paths.root(&m.mountpoint).display()),
                 ),
                 None if self.stuck.contains_key(&m.mountpoint) => {
                     out.add(&STUCK, &labels[..3], 1.0);
                     out.skip(
-                        "timeout",
+                        ErrorKind::Timeout,
                         format!(
                             "statvfs of {} did not answer within {timeout}; not read again until it returns",
                             m.mountpoint

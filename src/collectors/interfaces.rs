@@ -16,7 +16,7 @@ use crate::host::net_dev::parse_net_dev;
 use crate::host::net_if::{self, IfAddr};
 use crate::host::proc_net::parse_if_inet6;
 use crate::host::{self, HostError, HostPaths};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ErrorKind, Snapshot};
 
 super::settings::plain_settings!(
     30,
@@ -147,7 +147,7 @@ impl InterfacesCollector {
             match net_if::getifaddrs() {
                 Ok(a) => a,
                 Err(e) => {
-                    out.skip("read", format!("getifaddrs: {e}"));
+                    out.skip(ErrorKind::Read, format!("getifaddrs: {e}"));
                     return;
                 }
             }

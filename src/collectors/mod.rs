@@ -2,30 +2,19 @@
 //! may emit, and fills a [`Snapshot`] when asked; the runner owns everything else (schedule,
 //! timeouts, threads, health, publishing).
 //!
-//! Adding a domain: a file here with its `Settings` (serde, `deny_unknown_fields`), its
-//! catalog and its `Collector`; one field in [`crate::config::Collectors`]; one line in
-//! [`build`] and one in [`catalogs`].
+//! Adding a domain: a file here with its `Settings` (`settings::plain_settings!`), its
+//! `CATALOG` and its `Collector`, and one line in the [`collectors!`] table below. Config
+//! parsing, building, the catalog, `list-metrics` and the registry all come from that table.
 
-pub mod battery;
-pub mod connections;
-pub mod cpu;
-pub mod disk;
-pub mod filesystem;
-pub mod host;
-pub mod interfaces;
-pub mod memory;
-pub mod network;
-pub mod processes;
-pub mod sensors;
 mod settings;
-pub mod users;
 
 use std::time::Duration;
 
 use crate::catalog::MetricDesc;
-use crate::config::Config;
-use crate::host::HostError;
+use crate::host::{HostError, HostPaths};
 use crate::snapshot::Snapshot;
+
+pub use settings::{CollectorSettings, Invalid};
 
 pub trait Collector: Send + 'static {
     fn name(&self) -> &'static str;
@@ -52,87 +41,112 @@ pub struct Schedule {
     pub timeout: Duration,
 }
 
+/// What every collector is built with besides its own settings: where the host is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    pub paths: HostPaths,
+}
+
 /// A collector ready for the runner.
 pub struct Scheduled {
     pub collector: Box<dyn Collector>,
     pub schedule: Schedule,
 }
 
-/// The enabled collectors, in catalog order.
-pub fn build(config: &Config) -> Vec<Scheduled> {
-    let paths = config.host_paths();
-    let c = &config.collectors;
-    let mut out = Vec::new();
-    let mut add = |schedule: Schedule, make: &dyn Fn() -> Box<dyn Collector>| {
-        if schedule.enabled {
-            out.push(Scheduled {
-                collector: make(),
-                schedule,
-            });
+/// One line per collector, in catalog order: its config key (= its module, `<key>.rs`, and its
+/// name in labels) and how to build it from `(ctx: &Context, settings: &Settings)`. This is the only
+/// list of collectors: it defines `[collectors]` of the config ([`Collectors`]), the built
+/// collectors, their catalogs and their order everywhere.
+macro_rules! collectors {
+    ($($name:ident => |$ctx:ident, $s:ident| $make:expr),* $(,)?) => {
+        $(pub mod $name;)*
+
+        /// `[collectors]` of the config: the shared keys, then one section per collector.
+        #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Collectors {
+            /// A collector's last snapshot stops being served after this many intervals
+            /// without a successful collection.
+            pub stale_after: u32,
+            $(pub $name: $name::Settings,)*
+        }
+
+        impl Default for Collectors {
+            fn default() -> Self {
+                Self {
+                    stale_after: 3,
+                    $($name: $name::Settings::default(),)*
+                }
+            }
+        }
+
+        /// Every collector's name, in table order.
+        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        impl Collectors {
+            /// Each collector's name and schedule, in table order.
+            pub fn schedules(&self) -> Vec<(&'static str, Schedule)> {
+                vec![$((stringify!($name), self.$name.schedule())),*]
+            }
+
+            /// Each collector's own checks of its section: the first failure, with the
+            /// collector's name.
+            pub fn validate(&self) -> Result<(), (&'static str, Invalid)> {
+                $(self.$name.validate().map_err(|e| (stringify!($name), e))?;)*
+                Ok(())
+            }
+
+            /// True when the two configs give this collector the same section.
+            pub fn same_section(&self, other: &Collectors, name: &str) -> bool {
+                match name {
+                    $(stringify!($name) => self.$name == other.$name,)*
+                    _ => false,
+                }
+            }
+
+            /// Builds the named collector from its section (enabled or not).
+            pub fn build_one(&self, name: &str, ctx: &Context) -> Option<Scheduled> {
+                match name {
+                    $(stringify!($name) => {
+                        let $ctx = ctx;
+                        let $s = &self.$name;
+                        let collector: Box<dyn Collector> = Box::new($make);
+                        Some(Scheduled { collector, schedule: $s.schedule() })
+                    })*
+                    _ => None,
+                }
+            }
+        }
+
+        /// Every collector's catalog, enabled or not, for `list-metrics` and docs.
+        pub fn catalogs() -> Vec<(&'static str, &'static [&'static MetricDesc])> {
+            vec![$((stringify!($name), $name::CATALOG)),*]
         }
     };
-    add(c.cpu.schedule(), &|| {
-        Box::new(cpu::CpuCollector::new(paths.clone(), &c.cpu))
-    });
-    add(c.memory.schedule(), &|| {
-        Box::new(memory::MemoryCollector::new(paths.clone()))
-    });
-    add(c.sensors.schedule(), &|| {
-        Box::new(sensors::SensorsCollector::new(paths.clone()))
-    });
-    add(c.battery.schedule(), &|| {
-        Box::new(battery::BatteryCollector::new(paths.clone()))
-    });
-    add(c.host.schedule(), &|| {
-        Box::new(host::HostCollector::new(paths.clone()))
-    });
-    add(c.users.schedule(), &|| {
-        Box::new(users::UsersCollector::new(paths.clone(), &c.users))
-    });
-    add(c.processes.schedule(), &|| {
-        Box::new(processes::ProcessesCollector::new(paths.clone()))
-    });
-    add(c.filesystem.schedule(), &|| {
-        Box::new(filesystem::FilesystemCollector::new(
-            paths.clone(),
-            &c.filesystem,
-        ))
-    });
-    add(c.disk.schedule(), &|| {
-        Box::new(disk::DiskCollector::new(paths.clone(), &c.disk))
-    });
-    add(c.network.schedule(), &|| {
-        Box::new(network::NetworkCollector::new(paths.clone(), &c.network))
-    });
-    add(c.interfaces.schedule(), &|| {
-        Box::new(interfaces::InterfacesCollector::new(
-            paths.clone(),
-            &c.interfaces,
-        ))
-    });
-    add(c.connections.schedule(), &|| {
-        Box::new(connections::ConnectionsCollector::new(
-            paths.clone(),
-            &c.connections,
-        ))
-    });
-    out
 }
 
-/// Every collector's catalog, enabled or not, for `list-metrics` and docs.
-pub fn catalogs() -> Vec<(&'static str, &'static [&'static MetricDesc])> {
-    vec![
-        ("cpu", cpu::CATALOG),
-        ("memory", memory::CATALOG),
-        ("sensors", sensors::CATALOG),
-        ("battery", battery::CATALOG),
-        ("host", host::CATALOG),
-        ("users", users::CATALOG),
-        ("processes", processes::CATALOG),
-        ("filesystem", filesystem::CATALOG),
-        ("disk", disk::CATALOG),
-        ("network", network::CATALOG),
-        ("interfaces", interfaces::CATALOG),
-        ("connections", connections::CATALOG),
-    ]
+collectors! {
+    cpu => |ctx, s| cpu::CpuCollector::new(ctx.paths.clone(), s),
+    memory => |ctx, _s| memory::MemoryCollector::new(ctx.paths.clone()),
+    sensors => |ctx, _s| sensors::SensorsCollector::new(ctx.paths.clone()),
+    battery => |ctx, _s| battery::BatteryCollector::new(ctx.paths.clone()),
+    host => |ctx, _s| host::HostCollector::new(ctx.paths.clone()),
+    users => |ctx, s| users::UsersCollector::new(ctx.paths.clone(), s),
+    processes => |ctx, _s| processes::ProcessesCollector::new(ctx.paths.clone()),
+    filesystem => |ctx, s| filesystem::FilesystemCollector::new(ctx.paths.clone(), s),
+    disk => |ctx, s| disk::DiskCollector::new(ctx.paths.clone(), s),
+    network => |ctx, s| network::NetworkCollector::new(ctx.paths.clone(), s),
+    interfaces => |ctx, s| interfaces::InterfacesCollector::new(ctx.paths.clone(), s),
+    connections => |ctx, s| connections::ConnectionsCollector::new(ctx.paths.clone(), s),
+}
+
+impl Collectors {
+    /// The enabled collectors, in table order.
+    pub fn build(&self, ctx: &Context) -> Vec<Scheduled> {
+        self.schedules()
+            .into_iter()
+            .filter(|(_, s)| s.enabled)
+            .filter_map(|(name, _)| self.build_one(name, ctx))
+            .collect()
+    }
 }

@@ -1,9 +1,11 @@
 //! The HTTP endpoint: `/metrics` encodes the latest published snapshots (it never reads the
 //! host), `/healthz` and `/readyz` report liveness and readiness, `/` links to them.
-//! Requests beyond the in-flight cap or the time limit are answered 503.
+//! Requests beyond the in-flight cap or the time limit are answered 503. Encoding and gzip
+//! run on the blocking pool, so a large body never holds the runtime's thread: timers,
+//! timeouts and probes go on meanwhile.
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -21,21 +23,45 @@ use crate::registry::Registry;
 #[derive(Clone)]
 pub struct AppState {
     registry: Arc<Registry>,
-    in_flight: Arc<Semaphore>,
-    timeout: Duration,
+    limits: Arc<RwLock<Limits>>,
     /// The last body per format, reused while the registry's generation is unchanged:
     /// scrapes between two collections cost no encoding.
-    cache: Arc<Mutex<[Option<Encoded>; 2]>>,
+    cache: Arc<tokio::sync::Mutex<[Option<Encoded>; 2]>>,
+}
+
+/// The request limits in force; a reload replaces them for the requests that follow.
+struct Limits {
+    max_in_flight: usize,
+    in_flight: Arc<Semaphore>,
+    timeout: Duration,
 }
 
 impl AppState {
     pub fn new(registry: Arc<Registry>, max_in_flight: usize, timeout: Duration) -> Self {
         Self {
             registry,
-            in_flight: Arc::new(Semaphore::new(max_in_flight)),
-            timeout,
-            cache: Arc::new(Mutex::new([None, None])),
+            limits: Arc::new(RwLock::new(Limits {
+                max_in_flight,
+                in_flight: Arc::new(Semaphore::new(max_in_flight)),
+                timeout,
+            })),
+            cache: Arc::new(tokio::sync::Mutex::new([None, None])),
         }
+    }
+
+    /// New limits for the requests that come after; requests in flight keep theirs.
+    pub fn set_limits(&self, max_in_flight: usize, timeout: Duration) {
+        let mut l = self.limits.write().unwrap_or_else(|e| e.into_inner());
+        if l.max_in_flight != max_in_flight {
+            l.max_in_flight = max_in_flight;
+            l.in_flight = Arc::new(Semaphore::new(max_in_flight));
+        }
+        l.timeout = timeout;
+    }
+
+    fn limits(&self) -> (Arc<Semaphore>, Duration) {
+        let l = self.limits.read().unwrap_or_else(|e| e.into_inner());
+        (l.in_flight.clone(), l.timeout)
     }
 }
 
@@ -95,10 +121,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+    let (in_flight, timeout) = state.limits();
+    let Ok(_permit) = in_flight.try_acquire_owned() else {
         return busy("too many requests in flight\n");
     };
-    match tokio::time::timeout(state.timeout, next.run(request)).await {
+    match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => busy("request timed out\n"),
     }
@@ -152,17 +179,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     } else {
         (Format::Text, text::CONTENT_TYPE)
     };
-    let generation = state.registry.generation();
-    let mut cache = state.cache.lock().unwrap_or_else(|e| e.into_inner());
-    let slot = &mut cache[format as usize];
-    let entry = match slot.take() {
-        Some(e) if e.generation == generation => slot.insert(e),
-        _ => match Encoded::new(&state.registry, generation, format) {
-            Ok(e) => slot.insert(e),
-            Err(_) => {
-                return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
-            }
-        },
+    let gzip = accepts(&headers, header::ACCEPT_ENCODING, |c| c == "gzip");
+    let Some((body, gzipped)) = body(&state, format, gzip).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
     };
     let mut response_headers = HeaderMap::new();
     response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -170,13 +189,50 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         header::VARY,
         HeaderValue::from_static("Accept, Accept-Encoding"),
     );
-    if accepts(&headers, header::ACCEPT_ENCODING, |c| c == "gzip")
-        && let Ok(compressed) = entry.gzip()
-    {
+    if gzipped {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        return (response_headers, compressed).into_response();
     }
-    (response_headers, entry.body.clone()).into_response()
+    (response_headers, body).into_response()
+}
+
+/// The body for this format (gzipped when asked and possible), from the cache or encoded on
+/// the blocking pool. The encoding holds the cache's lock and fills the cache even when the
+/// request that started it has timed out meanwhile, so the next request finds it done.
+async fn body(state: &AppState, format: Format, gzip: bool) -> Option<(Bytes, bool)> {
+    let generation = state.registry.generation();
+    let mut cache = state.cache.clone().lock_owned().await;
+    let cached = move |e: &Encoded| {
+        let body = if gzip { e.gzip.clone() } else { None };
+        match body {
+            Some(b) => (b, true),
+            None => (e.body.clone(), false),
+        }
+    };
+    if let Some(e) = &cache[format as usize]
+        && e.generation == generation
+        && (!gzip || e.gzip.is_some())
+    {
+        return Some(cached(e));
+    }
+    let registry = state.registry.clone();
+    tokio::task::spawn_blocking(move || {
+        let slot = &mut cache[format as usize];
+        let reuse = slot.take().filter(|e| e.generation == generation);
+        let mut entry = match reuse {
+            Some(e) => e,
+            None => Encoded::new(&registry, generation, format).ok()?,
+        };
+        if gzip {
+            // A body that cannot be compressed is served plain.
+            let _ = entry.gzip();
+        }
+        let out = cached(&entry);
+        *slot = Some(entry);
+        Some(out)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// OpenMetrics when the Accept header ranks it at least as high as plain text, as
@@ -227,17 +283,13 @@ mod tests {
     use super::*;
 
     async fn body_text(r: Response) -> String {
-        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 30).await.unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     #[tokio::test]
     async fn requests_beyond_the_caps_get_503() {
-        let state = AppState::new(
-            Arc::new(Registry::new(&[], 3)),
-            1,
-            Duration::from_millis(100),
-        );
+        let state = AppState::new(Arc::new(Registry::new(3)), 1, Duration::from_millis(100));
         let app: Router = Router::new()
             .route(
                 "/slow",
@@ -261,6 +313,52 @@ mod tests {
         // The permit is back: the next request is served (and times out again).
         let third = app.oneshot(request()).await.unwrap();
         assert_eq!(body_text(third).await, "request timed out\n");
+    }
+
+    /// A registry whose body takes far longer to encode than the request timeout.
+    fn huge_registry(series: usize) -> Arc<Registry> {
+        use crate::collectors::disk;
+        use crate::snapshot::Snapshot;
+        let registry = Arc::new(Registry::new(3));
+        let slot = registry.slot("disk", Duration::from_secs(60));
+        let mut s = Snapshot::default();
+        for i in 0..series {
+            let name = format!("dev{i}");
+            s.add(
+                &disk::IO,
+                &[("system.device", &name), ("disk.io.direction", "read")],
+                i as f64,
+            );
+        }
+        registry.publish(&slot, s, Duration::ZERO);
+        registry
+    }
+
+    #[tokio::test]
+    async fn a_slow_encoding_still_times_out_with_503() {
+        // On this current-thread runtime, as in the daemon: if the encoder ran on the
+        // runtime's thread, the timeout could not fire before it finished and the answer
+        // would be a late 200.
+        let state = AppState::new(huge_registry(400_000), 4, Duration::from_millis(20));
+        let app = router(state.clone());
+        let request = || Request::get("/metrics").body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body_text(response).await, "request timed out\n");
+        // Probes are answered while the encoder still runs.
+        let health = app
+            .clone()
+            .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        // The encoding went on without the request and fills the cache: with a longer
+        // timeout the body comes whole.
+        state.set_limits(4, Duration::from_secs(120));
+        let response = app.oneshot(request()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = body_text(response).await;
+        assert!(text.contains("system_disk_io_bytes_total{system_device=\"dev399999\""));
     }
 
     fn accept(v: &str) -> HeaderMap {

@@ -84,10 +84,10 @@ pub enum HostError {
 }
 
 impl HostError {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> crate::snapshot::ErrorKind {
         match self {
-            HostError::Read { .. } => "read",
-            HostError::Parse { .. } => "parse",
+            HostError::Read { .. } => crate::snapshot::ErrorKind::Read,
+            HostError::Parse { .. } => crate::snapshot::ErrorKind::Parse,
         }
     }
 
