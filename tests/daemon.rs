@@ -317,3 +317,51 @@ fn generated_files_match_the_binary() {
         std::fs::read_to_string(root.join("config/vitals.toml")).unwrap()
     );
 }
+
+#[test]
+fn once_skips_a_collector_blocked_past_its_timeout() {
+    // meminfo is a FIFO nobody writes: opening it blocks for ever. `once` reports the memory
+    // collector as timed out and still prints the others and exits.
+    let dir = std::env::temp_dir().join(format!("vitals-once-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern/proc");
+    std::fs::copy(fixture.join("stat"), dir.join("stat")).unwrap();
+    let status = Command::new("mkfifo")
+        .arg(dir.join("meminfo"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let cfg = dir.join("vitals.toml");
+    std::fs::write(
+        &cfg,
+        "[collectors.memory]\ninterval = \"1s\"\ntimeout = \"1s\"\n[collectors.cpu]\npercpu = false\n",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let out = Command::new(BIN)
+        .arg("once")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--procfs")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("vitals_collector_errors_total{collector=\"memory\",kind=\"timeout\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("system_cpu_time_seconds_total{"), "{text}");
+    assert!(
+        took < Duration::from_secs(30),
+        "once must return after the timeouts: {took:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
