@@ -1,6 +1,9 @@
 //! The cost of one /metrics body: both encoders on the snapshots of a real collection of
 //! this host, as the daemon serves them (every collector, then the self-metrics).
 //!
+//! Then a synthetic 10,000-series registry, as a host with many process groups or devices
+//! gives, with and without gzip.
+//!
 //! `cargo bench --bench encode` (add `-- --quick` for a fast, rougher run).
 
 use std::hint::black_box;
@@ -40,11 +43,52 @@ fn encoders(c: &mut Criterion) {
     g.finish();
 }
 
+/// A synthetic registry of `n` series in families of 100, each with three labels as a
+/// process group or a per-device series has: what a large host's body costs.
+fn synthetic(n: usize) -> Vec<Arc<Snapshot>> {
+    use vitals::collectors::disk;
+    let mut s = Snapshot::default();
+    for i in 0..n {
+        let device = format!("device{:05}", i / 2);
+        let direction = if i % 2 == 0 { "read" } else { "write" };
+        s.add(
+            if i % 3 == 0 { &disk::IO } else { &disk::OPERATIONS },
+            &[("system.device", &device), ("disk.io.direction", direction)],
+            (i * 4096) as f64,
+        );
+    }
+    vec![Arc::new(s)]
+}
+
+fn synthetic_10k(c: &mut Criterion) {
+    let snapshots = synthetic(10_000);
+    let bytes = text::encode(&snapshots).len();
+    eprintln!("encoding 10000 synthetic series ({bytes} bytes of Prometheus text)");
+    let mut g = c.benchmark_group("encode_10k");
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("prometheus_text", |b| {
+        b.iter(|| text::encode(black_box(&snapshots)))
+    });
+    g.bench_function("openmetrics", |b| {
+        b.iter(|| openmetrics::encode(black_box(snapshots.clone())).expect("encodes"))
+    });
+    g.bench_function("prometheus_text_gzip", |b| {
+        b.iter(|| {
+            use std::io::Write as _;
+            let body = text::encode(black_box(&snapshots));
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(body.as_bytes()).expect("in memory");
+            gz.finish().expect("in memory")
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = encoders
+    targets = encoders, synthetic_10k
 }
 criterion_main!(benches);
