@@ -28,6 +28,7 @@ pub struct Config {
     pub host: Host,
     pub log: Log,
     pub collectors: Collectors,
+    pub otlp: crate::otlp::OtlpFile,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -190,7 +191,16 @@ impl Config {
         if let Err((name, e)) = self.collectors.validate() {
             return Err(invalid(&format!("collectors.{name}"), e.key, e.message));
         }
+        if let Err(e) = self.otlp_settings() {
+            return Err(invalid("otlp", e.key, e.message));
+        }
         Ok(())
+    }
+
+    /// `[otlp]` in force: the file's keys, else the `OTEL_*` environment variables, else the
+    /// defaults.
+    pub fn otlp_settings(&self) -> Result<crate::otlp::Otlp, crate::collectors::Invalid> {
+        crate::otlp::settings::resolve(&self.otlp, &|name| std::env::var(name).ok())
     }
 
     /// What every collector is built with.

@@ -12,6 +12,7 @@ pub mod export;
 pub mod filter;
 pub mod host;
 pub mod interval;
+pub mod otlp;
 pub mod registry;
 pub mod runner;
 pub mod self_metrics;
@@ -21,5 +22,6 @@ pub mod snapshot;
 pub fn full_catalog() -> Vec<(&'static str, &'static [&'static catalog::MetricDesc])> {
     let mut all = collectors::catalogs();
     all.push(("self (vitals_)", self_metrics::CATALOG));
+    all.push(("otlp (vitals_otlp_, when [otlp] is enabled)", otlp::CATALOG));
     all
 }

@@ -15,11 +15,11 @@ use tracing::{error, info, warn};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{EnvFilter, reload};
 
-use vitals::catalog;
 use vitals::config::{Config, ConfigError, LogFormat, LogLevel};
 use vitals::export::{http, openmetrics, text};
 use vitals::registry::Registry;
 use vitals::runner::{self, Runner};
+use vitals::{catalog, otlp};
 
 /// Exit code for a configuration that cannot be used.
 const EXIT_CONFIG: u8 = 2;
@@ -120,8 +120,12 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
             Some(_) => match load_config(&cli.global) {
-                Ok(_) => {
+                Ok(config) => {
                     println!("config OK");
+                    // Validated while loading; shown with the environment applied.
+                    if let Ok(otlp) = config.otlp_settings() {
+                        println!("{}", otlp.describe());
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => config_error(&e),
@@ -287,6 +291,49 @@ impl Server {
     }
 }
 
+/// The OTLP pusher in force, if `[otlp]` is enabled.
+struct Push {
+    settings: otlp::Otlp,
+    pusher: Option<otlp::Pusher>,
+    stats: Arc<otlp::Stats>,
+    /// Whether the stats are shown yet (from the first enabled push on).
+    shown: bool,
+    started_unix_nano: u64,
+}
+
+impl Push {
+    /// Builds the pusher for `settings` (not yet started when disabled). A transport that
+    /// cannot be built (an unreadable CA file) is a config error.
+    fn prepare(settings: &otlp::Otlp) -> anyhow::Result<()> {
+        if settings.enabled {
+            otlp::transport::Transport::new(settings)
+                .map_err(|e| StartupConfigError(format!("otlp: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, config: &Config, registry: &Arc<Registry>) -> anyhow::Result<()> {
+        if !self.settings.enabled {
+            return Ok(());
+        }
+        if !self.shown {
+            let stats = self.stats.clone();
+            registry.add_source(Arc::new(move |out| stats.write(out)));
+            self.shown = true;
+        }
+        let pusher = otlp::start(
+            &self.settings,
+            &config.host_paths(),
+            registry.clone(),
+            self.stats.clone(),
+            self.started_unix_nano,
+        )
+        .map_err(|e| StartupConfigError(format!("otlp: {e}")))?;
+        self.pusher = Some(pusher);
+        Ok(())
+    }
+}
+
 /// What a reload works on: the config in force and everything built from it.
 struct Daemon {
     config: Config,
@@ -296,6 +343,7 @@ struct Daemon {
     runner: Runner,
     state: http::AppState,
     server: Server,
+    push: Push,
 }
 
 async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result<()> {
@@ -306,6 +354,18 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
 
     let registry = Arc::new(Registry::new(config.collectors.stale_after));
     let listener = bind(config.server.listen, &global).await?;
+    let otlp_settings = config
+        .otlp_settings()
+        .map_err(|e| StartupConfigError(format!("otlp.{}: {}", e.key, e.message)))?;
+    Push::prepare(&otlp_settings)?;
+    let mut push = Push {
+        settings: otlp_settings,
+        pusher: None,
+        stats: Arc::new(otlp::Stats::default()),
+        shown: false,
+        started_unix_nano: vitals::snapshot::unix_nanos(),
+    };
+    push.start(&config, &registry)?;
     let runner = Runner::start(&config, registry.clone());
     let state = http::AppState::new(
         registry.clone(),
@@ -322,6 +382,7 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
         runner,
         state,
         server,
+        push,
     };
 
     let signal = loop {
@@ -332,10 +393,21 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
         }
     };
     info!(signal, "shutting down");
-    let Daemon { runner, server, .. } = daemon;
+    let Daemon {
+        runner,
+        server,
+        push,
+        ..
+    } = daemon;
     let _ = server.stop.send(true);
     let drain = async {
-        runner.stop().await;
+        // One last export of what was collected, while the collectors stop.
+        let flush = async {
+            if let Some(p) = push.pusher {
+                p.stop(true).await;
+            }
+        };
+        tokio::join!(runner.stop(), flush);
         server.handle.await
     };
     match tokio::time::timeout(SHUTDOWN_GRACE, drain).await {
@@ -364,6 +436,21 @@ impl Daemon {
                 return;
             }
         };
+        let new_otlp = match new.otlp_settings() {
+            Ok(o) => o,
+            Err(e) => {
+                error!(error = %format!("otlp.{}: {}", e.key, e.message), "config reload rejected; the running config is kept");
+                self.registry.record_reload(false);
+                return;
+            }
+        };
+        let otlp_changed =
+            new_otlp != self.push.settings || (new_otlp.enabled && new.host != self.config.host);
+        if otlp_changed && let Err(e) = Push::prepare(&new_otlp) {
+            error!(error = %e, "config reload rejected; the running config is kept");
+            self.registry.record_reload(false);
+            return;
+        }
         if new.server.listen != self.config.server.listen {
             // The new address first: if it cannot be bound, nothing changes.
             let listener = match bind(new.server.listen, &self.global).await {
@@ -398,6 +485,17 @@ impl Daemon {
             warn!("log.format changes take effect at the next start");
         }
         let changes = self.runner.apply(&new);
+        if otlp_changed {
+            if let Some(old) = self.push.pusher.take() {
+                old.abandon();
+            }
+            self.push.settings = new_otlp;
+            if let Err(e) = self.push.start(&new, &self.registry) {
+                error!(error = %e, "OTLP push not restarted");
+            } else {
+                info!(otlp = %self.push.settings.describe(), "OTLP settings applied");
+            }
+        }
         self.registry.record_reload(true);
         info!(
             started = ?changes.started,

@@ -68,7 +68,6 @@ pub struct ReloadStatus {
     pub last_success_unix: f64,
 }
 
-#[derive(Debug)]
 pub struct Registry {
     slots: RwLock<Vec<Arc<Slot>>>,
     stale_after: AtomicU32,
@@ -77,6 +76,20 @@ pub struct Registry {
     /// tick).
     generation: AtomicU64,
     reload: Mutex<ReloadStatus>,
+    /// Other parts' self-metrics (the OTLP pusher's), added after the collectors'.
+    sources: RwLock<Vec<Source>>,
+}
+
+/// Writes self-metrics of a part of the daemon into the self-metrics snapshot.
+pub type Source = Arc<dyn Fn(&mut Snapshot) + Send + Sync>;
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("slots", &self.slots)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Position of a collector in the table; unknown names (tests) go last.
@@ -94,7 +107,22 @@ impl Registry {
                 successful: true,
                 last_success_unix: unix_now(),
             }),
+            sources: RwLock::new(Vec::new()),
         }
+    }
+
+    /// Adds self-metrics from another part of the daemon, shown from the next gather on.
+    pub fn add_source(&self, source: Source) {
+        self.sources
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(source);
+        self.bump();
+    }
+
+    /// Tells exporters that a source's numbers changed.
+    pub fn touch(&self) {
+        self.bump();
     }
 
     fn slots(&self) -> Vec<Arc<Slot>> {
@@ -212,10 +240,16 @@ impl Registry {
             })
             .collect();
         let health: Vec<Health> = slots.iter().map(|s| health(s)).collect();
-        out.push(Arc::new(self_metrics::snapshot(
-            &health,
-            self.reload_status(),
-        )));
+        let mut own = self_metrics::snapshot(&health, self.reload_status());
+        for source in self
+            .sources
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            source(&mut own);
+        }
+        out.push(Arc::new(own));
         out
     }
 

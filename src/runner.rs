@@ -34,7 +34,10 @@ pub fn collect_one(collector: &mut dyn Collector) -> Outcome {
     let start = Instant::now();
     let mut snapshot = Snapshot::default();
     match catch_unwind(AssertUnwindSafe(|| collector.collect(&mut snapshot))) {
-        Ok(Ok(())) => Outcome::Collected(snapshot, start.elapsed()),
+        Ok(Ok(())) => {
+            snapshot.time_unix_nano = crate::snapshot::unix_nanos();
+            Outcome::Collected(snapshot, start.elapsed())
+        }
         Ok(Err(e)) => Outcome::Failed {
             kind: e.kind(),
             message: e.to_string(),

@@ -110,7 +110,10 @@ pub static CATALOG: &[&MetricDesc] = &[
 ];
 
 pub fn snapshot(health: &[Health], reload: ReloadStatus) -> Snapshot {
-    let mut s = Snapshot::default();
+    let mut s = Snapshot {
+        time_unix_nano: crate::snapshot::unix_nanos(),
+        ..Snapshot::default()
+    };
     for h in health {
         let c = [(COLLECTOR, h.name)];
         if let Some(d) = h.last_duration {

@@ -79,6 +79,15 @@ pub struct Snapshot {
     /// Series left out to stay within a configured cap (not an error: counted in
     /// `vitals_collector_series_dropped_total`).
     pub dropped: u64,
+    /// When the collection ended, in nanoseconds since the epoch (OTLP's `time_unix_nano`).
+    pub time_unix_nano: u64,
+}
+
+/// The wall clock in nanoseconds since the epoch.
+pub fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 impl Snapshot {

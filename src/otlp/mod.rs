@@ -1,0 +1,63 @@
+//! OTLP push: the snapshots `/metrics` serves, encoded straight into OTLP protobuf messages
+//! (`opentelemetry-proto`) and sent over OTLP/HTTP or gRPC.
+//!
+//! Why not the opentelemetry SDK's instruments: in 0.33 every point of a metric gets the SDK's
+//! own start time (a process group's or a re-appearing device's counter could not say when
+//! it started), each metric is capped at 2,000 series by default (overflowing silently into
+//! `otel.metric.overflow`), callbacks run one per instrument under a lock and one that panics
+//! stops collection for good, and its data types cannot be built outside the SDK, so our
+//! snapshots could not be fed to a custom exporter. vitals already holds cumulative values:
+//! the SDK's aggregation would be pure overhead.
+//!
+//! - [`settings`]: `[otlp]` and the `OTEL_*` variables;
+//! - [`resource`]: who is sending;
+//! - [`encode`]: snapshots to a request, start times and deltas;
+//! - [`transport`]: one request over HTTP or gRPC, and what the answer means;
+//! - [`pusher`]: the loop, retries, self-metrics.
+
+pub mod encode;
+pub mod pusher;
+pub mod resource;
+pub mod settings;
+pub mod transport;
+
+use std::sync::Arc;
+
+pub use pusher::{CATALOG, Pusher, Stats};
+pub use settings::{Otlp, OtlpFile};
+
+use crate::host::HostPaths;
+use crate::registry::Registry;
+
+/// Boot time in nanoseconds since the epoch, from `<procfs>/stat`; 0 when unknown.
+pub fn boot_unix_nano(paths: &HostPaths) -> u64 {
+    crate::host::read(&paths.proc("stat"))
+        .ok()
+        .and_then(|t| crate::host::proc_stat::parse_proc_stat(&t).ok())
+        .and_then(|s| s.btime)
+        .map_or(0, |b| b.saturating_mul(1_000_000_000))
+}
+
+/// Starts a pusher for `settings` (which must be enabled), its stats shown by `registry`.
+pub fn start(
+    settings: &Otlp,
+    paths: &HostPaths,
+    registry: Arc<Registry>,
+    stats: Arc<Stats>,
+    started_unix_nano: u64,
+) -> Result<Pusher, String> {
+    let transport = transport::Transport::new(settings)?;
+    let encoder = encode::Encoder::new(
+        resource::attributes(paths, &settings.resource),
+        boot_unix_nano(paths),
+        started_unix_nano,
+        settings.temporality,
+    );
+    Ok(Pusher::spawn(
+        settings.clone(),
+        transport,
+        encoder,
+        registry,
+        stats,
+    ))
+}
