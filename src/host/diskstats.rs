@@ -41,10 +41,7 @@ pub const SECTOR_BYTES: u64 = 512;
 pub fn parse_diskstats(text: &[u8]) -> Result<Vec<DiskStats>, ParseError> {
     let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
-        let f: Vec<&[u8]> = line
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|f| !f.is_empty())
-            .collect();
+        let f: Vec<&[u8]> = super::words(line).collect();
         if f.is_empty() {
             continue;
         }

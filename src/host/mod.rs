@@ -213,6 +213,13 @@ pub fn strip(bytes: &[u8]) -> &[u8] {
     &bytes[..bytes.len() - (tail.len() - tail.trim_end_matches(space).len())]
 }
 
+/// The fields of one line of bytes split on ASCII whitespace: `str::split_ascii_whitespace`
+/// for text that may hold a name that is not UTF-8.
+pub(crate) fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+}
+
 /// Parses a whole number field, naming it in the error.
 pub(crate) fn num<T: std::str::FromStr>(field: &str, what: &str) -> Result<T, ParseError>
 where

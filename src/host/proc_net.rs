@@ -116,10 +116,7 @@ pub struct Inet6Addr {
 pub fn parse_if_inet6(text: &[u8]) -> Result<Vec<Inet6Addr>, ParseError> {
     let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
-        let fields: Vec<&[u8]> = line
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|f| !f.is_empty())
-            .collect();
+        let fields: Vec<&[u8]> = super::words(line).collect();
         if fields.is_empty() {
             continue;
         }
