@@ -18,7 +18,7 @@ use vitals::host::diskstats::parse_diskstats;
 use vitals::host::mounts::{distinct, parse_mounts};
 
 const MOUNTS: &str = include_str!("../tests/fixtures/filesystem-mounts/mounts");
-const DISKSTATS: &str = include_str!("../tests/fixtures/disk-formats/diskstats-20");
+const DISKSTATS: &[u8] = include_bytes!("../tests/fixtures/disk-formats/diskstats-20");
 
 fn parsers(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");

@@ -189,8 +189,23 @@ pub fn markdown_table(groups: &[(&str, &[&'static MetricDesc])]) -> String {
             );
         }
     }
+    out.push_str(HOST_NAMES_NOTE);
     out
 }
+
+/// How a host name that is not UTF-8 becomes a label value (`host::bytes::escape`).
+const HOST_NAMES_NOTE: &str = r"
+## Host names in label values
+
+Interface, disk, sensor (chip, label, device) and power supply names, the user, terminal
+and host of login sessions, and the uname fields are bytes to the kernel and need not be
+UTF-8; a label value must be. A name that is valid UTF-8 and holds no `\x` is exported as
+it is (psutil's string). Any other name is escaped, reversibly: each byte that is not part
+of valid UTF-8 becomes `\xNN` (two lowercase hex digits) and each backslash becomes `\\`.
+So `network_interface_name` `\xe9th0` is the interface named by the bytes e9 74 68 30, and
+`br\\x41` the UTF-8 name `br\x41`: a label value holds `\x` exactly when it was escaped.
+The `devices` and `interfaces` filters match the escaped name, as it is exported.
+";
 
 #[cfg(test)]
 mod tests {

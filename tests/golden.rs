@@ -130,6 +130,18 @@ fn sensors_rpi() {
     );
 }
 
+/// Interface, disk, sensor and power supply names that are not UTF-8, escaped in their
+/// labels (`host::bytes::escape`), in both formats.
+#[test]
+fn names_that_are_not_utf8() {
+    for (format, file) in [
+        ("prometheus", "non-utf8.prom"),
+        ("openmetrics", "non-utf8.om"),
+    ] {
+        compare(once_with("non-utf8", format, Some("non-utf8.toml")), file);
+    }
+}
+
 #[test]
 fn users_session_list_when_enabled() {
     compare(

@@ -3,6 +3,7 @@
 use super::Collector;
 use super::sensors::HW_ID;
 use crate::catalog::{Instrument, MetricDesc};
+use crate::host::bytes::escape_os;
 use crate::host::power_supply::{self, SecondsLeft};
 use crate::host::{HostError, HostPaths};
 use crate::snapshot::Snapshot;
@@ -64,7 +65,8 @@ impl Collector for BatteryCollector {
         let Some(b) = power_supply::battery(&self.paths)? else {
             return Ok(());
         };
-        let id = [(HW_ID, b.name.as_str())];
+        let name = escape_os(&b.name);
+        let id = [(HW_ID, &*name)];
         out.add(&CHARGE, &id, b.percent / 100.0);
         if let SecondsLeft::Seconds(s) = b.secsleft {
             out.add(&TIME_LEFT, &id, s as f64);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
 use crate::counters::{Hold, NoWrap, shares};
-use crate::host::cpu_sysfs::{parse_cpu_list, trailing_number};
+use crate::host::cpu_sysfs::{parse_cpu_list, parse_khz, trailing_number};
 use crate::host::cpuinfo::{parse_cpuinfo_cores, parse_cpuinfo_mhz};
 use crate::host::loadavg;
 use crate::host::proc_stat::{CpuTicks, parse_proc_stat};
@@ -69,7 +69,7 @@ pub static FREQUENCY: MetricDesc = MetricDesc {
     name: "system.cpu.frequency",
     unit: "Hz",
     instrument: Instrument::Gauge,
-    help: "Current frequency per cpufreq policy (psutil's list index), from /proc/cpuinfo when it has one cpu MHz line per policy, else scaling_cur_freq",
+    help: "Current frequency per cpufreq policy (psutil's list index), from /proc/cpuinfo when it has one cpu MHz line per policy, else scaling_cur_freq, else cpuinfo_cur_freq (readable by root only); 0, with min and max, for an offline CPU whose policy cannot be read, as psutil",
     attributes: &[CPU],
     source: "cpu_freq(percpu=True).current",
     extension: false,
@@ -469,6 +469,13 @@ pub struct Frequency {
 /// psutil's Linux `cpu_freq()`: cpufreq policies (or per-CPU cpufreq dirs) when they exist,
 /// with the current value taken from /proc/cpuinfo when it lists exactly one MHz value per
 /// policy; otherwise the cpuinfo MHz values alone.
+///
+/// Without one MHz value per policy, the current value is `scaling_cur_freq`, and only when
+/// that cannot be read, `cpuinfo_cur_freq`. As psutil's `bcat(..., fallback=None)`, a file
+/// that cannot be read for any reason is passed over: `cpuinfo_cur_freq` is readable by
+/// root only, and every attribute of an offline CPU's policy fails with EBUSY. When neither
+/// can be read, a CPU whose `online` is `0` reports zeros; any other is an error, as psutil
+/// raises. A value that is read but is not a number is an error too (psutil's `int()`).
 pub fn cpu_freq(paths: &HostPaths, dirs: &[PathBuf]) -> Result<Vec<Frequency>, HostError> {
     let mhz = match host::read_parsed(&paths.proc("cpuinfo"), parse_cpuinfo_mhz) {
         Ok(v) => v,
@@ -486,18 +493,21 @@ pub fn cpu_freq(paths: &HostPaths, dirs: &[PathBuf]) -> Result<Vec<Frequency>, H
     }
     let cpu_dir = paths.sys("devices/system/cpu");
     let khz = |dir: &Path, file: &str| -> Result<Option<u64>, HostError> {
-        match host::read_u64(&dir.join(file)) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        let path = dir.join(file);
+        host::read_optional(&path)
+            .map(|text| parse_khz(&text).map_err(|e| e.at(&path)))
+            .transpose()
     };
     let mut out = Vec::with_capacity(dirs.len());
     for (i, dir) in dirs.iter().enumerate() {
         let current_hz = if dirs.len() == mhz.len() {
             mhz[i] * 1e6
         } else {
-            match khz(dir, "scaling_cur_freq")?.or(khz(dir, "cpuinfo_cur_freq")?) {
+            let current = match khz(dir, "scaling_cur_freq")? {
+                Some(v) => Some(v),
+                None => khz(dir, "cpuinfo_cur_freq")?,
+            };
+            match current {
                 Some(v) => v as f64 * 1e3,
                 None => {
                     let online = cpu_dir.join(format!("cpu{i}")).join("online");
@@ -510,7 +520,7 @@ pub fn cpu_freq(paths: &HostPaths, dirs: &[PathBuf]) -> Result<Vec<Frequency>, H
                     }
                     return Err(HostError::Parse {
                         path: dir.clone(),
-                        detail: "no current frequency file".into(),
+                        detail: "no readable current frequency file (scaling_cur_freq, cpuinfo_cur_freq)".into(),
                     });
                 }
             }
@@ -679,6 +689,85 @@ mod tests {
                 2
             ]
         );
+    }
+
+    /// A tree where cpuinfo has no MHz line, so the current frequency comes from cpufreq,
+    /// and where `cpuinfo_cur_freq` cannot be read. As root no file mode stops a read, so
+    /// the file is a directory (EISDIR), which fails the read as EACCES does for a daemon
+    /// that is not root.
+    fn unreadable_cpuinfo_cur_freq(test: &str) -> (PathBuf, HostPaths) {
+        let root = scratch_tree("modern", test);
+        std::fs::write(root.join("proc/cpuinfo"), "processor : 0\n").unwrap();
+        for i in 0..4 {
+            let policy = root.join(format!("sys/devices/system/cpu/cpufreq/policy{i}"));
+            std::fs::write(
+                policy.join("scaling_cur_freq"),
+                format!("{}\n", 1_000_000 + i),
+            )
+            .unwrap();
+            std::fs::create_dir(policy.join("cpuinfo_cur_freq")).unwrap();
+        }
+        let paths = HostPaths::under(&root);
+        (root, paths)
+    }
+
+    #[test]
+    fn an_unreadable_cpuinfo_cur_freq_is_not_read_when_scaling_cur_freq_is() {
+        let (root, p) = unreadable_cpuinfo_cur_freq("freq-unreadable");
+        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
+        let _ = std::fs::remove_dir_all(root);
+        let want: Vec<Frequency> = (0..4)
+            .map(|i| Frequency {
+                current_hz: (1_000_000 + i) as f64 * 1e3,
+                min_max_hz: Some((400e6, 3400e6)),
+            })
+            .collect();
+        assert_eq!(f, want);
+    }
+
+    #[test]
+    fn an_offline_policy_that_cannot_be_read_reports_zeros() {
+        let (root, p) = unreadable_cpuinfo_cur_freq("freq-offline");
+        // An inactive policy's attributes fail with EBUSY; a directory fails the read too.
+        let policy3 = root.join("sys/devices/system/cpu/cpufreq/policy3");
+        std::fs::remove_file(policy3.join("scaling_cur_freq")).unwrap();
+        std::fs::create_dir(policy3.join("scaling_cur_freq")).unwrap();
+        let cpu3 = root.join("sys/devices/system/cpu/cpu3");
+        // Online but without a readable current frequency: psutil raises.
+        std::fs::write(cpu3.join("online"), "1\n").unwrap();
+        let err = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("policy3"), "{err}");
+        std::fs::write(cpu3.join("online"), "0\n").unwrap();
+        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
+        // The collector exports the zeros as psutil reports them.
+        let mut s = Snapshot::default();
+        CpuCollector::new(p.clone(), &Settings::default())
+            .collect(&mut s)
+            .unwrap();
+        let _ = std::fs::remove_dir_all(root);
+        assert_eq!(f.len(), 4);
+        assert_eq!(f[2].current_hz, 1_000_002e3);
+        assert_eq!(
+            f[3],
+            Frequency {
+                current_hz: 0.0,
+                min_max_hz: Some((0.0, 0.0))
+            }
+        );
+        for (cpu, current, max) in [("0", 1_000_000e3, 3400e6), ("3", 0.0, 0.0)] {
+            assert_eq!(value(&s, &FREQUENCY, &[(CPU, cpu)]), Some(current));
+            assert_eq!(value(&s, &FREQUENCY_MAX, &[(CPU, cpu)]), Some(max));
+        }
+    }
+
+    #[test]
+    fn a_current_frequency_that_is_not_a_number_is_an_error() {
+        let (root, p) = unreadable_cpuinfo_cur_freq("freq-garbage");
+        let policy1 = root.join("sys/devices/system/cpu/cpufreq/policy1");
+        std::fs::write(policy1.join("scaling_cur_freq"), "<unknown>\n").unwrap();
+        let err = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap_err();
+        let _ = std::fs::remove_dir_all(root);
+        assert_eq!(err.kind(), "parse");
     }
 
     #[test]

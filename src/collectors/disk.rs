@@ -1,9 +1,12 @@
 //! Disk I/O: `disk_io_counters(perdisk=True)` from /proc/diskstats, through psutil's nowrap.
 
+use std::ffi::OsString;
+
 use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
 use crate::counters::NoWrap;
 use crate::filter::Filter;
+use crate::host::bytes::escape_os;
 use crate::host::diskstats::{DiskStats, SECTOR_BYTES, parse_diskstats};
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::Snapshot;
@@ -17,7 +20,7 @@ pub const DEFAULT_DEVICE_EXCLUDE: &str =
 super::settings::plain_settings!(
     5,
     5,
-    /// Which devices (names as in /proc/diskstats) are exported.
+    /// Which devices (names as in /proc/diskstats, as in their labels) are exported.
     devices: Filter = Filter::new(None, Some(DEFAULT_DEVICE_EXCLUDE)),
 );
 
@@ -107,7 +110,7 @@ pub static CATALOG: &[&MetricDesc] = &[
 pub struct DiskCollector {
     paths: HostPaths,
     devices: Filter,
-    counters: NoWrap<(String, &'static str)>,
+    counters: NoWrap<(OsString, &'static str)>,
 }
 
 impl DiskCollector {
@@ -123,19 +126,26 @@ impl DiskCollector {
     /// (device, field), and devices not in this reading are forgotten.
     fn export_all(&mut self, disks: &[DiskStats], out: &mut Snapshot) {
         self.counters.begin();
-        for d in disks.iter().filter(|d| self.devices.allows(&d.name)) {
-            export(&mut self.counters, d, out);
+        for d in disks {
+            let dev = escape_os(&d.name);
+            if self.devices.allows(&dev) {
+                export(&mut self.counters, d, &dev, out);
+            }
         }
         self.counters.finish();
     }
 }
 
-/// Exports one device's counters.
-fn export(counters: &mut NoWrap<(String, &'static str)>, d: &DiskStats, out: &mut Snapshot) {
+/// Exports one device's counters under its label `dev`.
+fn export(
+    counters: &mut NoWrap<(OsString, &'static str)>,
+    d: &DiskStats,
+    dev: &str,
+    out: &mut Snapshot,
+) {
     let mut counter = |field: &'static str, raw: u64| -> f64 {
         counters.update((d.name.clone(), field), raw) as f64
     };
-    let dev = d.name.as_str();
     let per_direction = [
         (
             &IO,
@@ -182,7 +192,7 @@ impl Collector for DiskCollector {
     }
 
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
-        let disks = host::read_parsed(&self.paths.proc("diskstats"), parse_diskstats)?;
+        let disks = host::read_parsed_bytes(&self.paths.proc("diskstats"), parse_diskstats)?;
         self.export_all(&disks, out);
         Ok(())
     }
@@ -193,13 +203,13 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    const F20: &str = include_str!("../../tests/fixtures/disk-formats/diskstats-20");
+    const F20: &[u8] = include_bytes!("../../tests/fixtures/disk-formats/diskstats-20");
 
-    fn names(f: &Filter, text: &str) -> Vec<String> {
+    fn names(f: &Filter, text: &[u8]) -> Vec<String> {
         parse_diskstats(text)
             .unwrap()
             .into_iter()
-            .map(|d| d.name)
+            .map(|d| escape_os(&d.name).into_owned())
             .filter(|n| f.allows(n))
             .collect()
     }
@@ -208,7 +218,7 @@ mod tests {
     fn default_filter_keeps_whole_disks() {
         let f = Settings::default().devices;
         assert_eq!(names(&f, F20), ["sda", "nvme0n1", "cciss/c0d0"]);
-        let f18 = include_str!("../../tests/fixtures/disk-formats/diskstats-18");
+        let f18 = include_bytes!("../../tests/fixtures/disk-formats/diskstats-18");
         assert_eq!(names(&f, f18), ["sda", "nvme0n1", "dm-0"]);
         for part in [
             "vda1",
@@ -254,7 +264,7 @@ mod tests {
         let mut previous: Option<Snapshot> = None;
         let mut seen_wrap = false;
         for path in &readings {
-            let disks = parse_diskstats(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let disks = parse_diskstats(&std::fs::read(path).unwrap()).unwrap();
             let mut s = Snapshot::default();
             c.export_all(&disks, &mut s);
             if let Some(prev) = &previous {
@@ -298,6 +308,16 @@ mod tests {
         );
         // Milliseconds are exported as seconds.
         assert_eq!(value(&last, &IO_TIME, &["sda"]), Some(4.5));
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_escaped() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/non-utf8");
+        let mut c = DiskCollector::new(HostPaths::under(&root), &Settings::default());
+        let mut s = Snapshot::default();
+        c.collect(&mut s).unwrap();
+        assert_eq!(value(&s, &OPERATIONS, &[r"sd\xe9", "read"]), Some(1000.0));
+        assert_eq!(value(&s, &OPERATIONS, &["sda", "read"]), Some(482_113.0));
     }
 
     #[test]

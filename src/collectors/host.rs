@@ -3,6 +3,7 @@
 
 use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
+use crate::host::bytes::escape;
 use crate::host::os_release::{self, parse_os_release};
 use crate::host::proc_stat::parse_proc_stat;
 use crate::host::{self, HostError, HostPaths, ParseError};
@@ -84,15 +85,18 @@ impl HostCollector {
                 u.version(),
                 u.machine(),
             ]
-            .map(|c| c.to_string_lossy().into_owned()));
+            .map(|c| escape(c.to_bytes()).into_owned()));
         }
         let mut out: [String; 5] = Default::default();
         for (slot, file) in
             out.iter_mut()
                 .zip(["ostype", "hostname", "osrelease", "version", "arch"])
         {
-            *slot = match host::read(&self.paths.proc(&format!("sys/kernel/{file}"))) {
-                Ok(text) => text.trim_end_matches('\n').to_string(),
+            *slot = match host::read_bytes(&self.paths.proc(&format!("sys/kernel/{file}"))) {
+                Ok(text) => {
+                    let end = text.iter().rposition(|&b| b != b'\n').map_or(0, |i| i + 1);
+                    escape(&text[..end]).into_owned()
+                }
                 // kernel.arch is recent (5.19); older kernels have only the syscall's machine.
                 Err(e) if file == "arch" && e.is_not_found() => String::new(),
                 Err(e) => return Err(e),

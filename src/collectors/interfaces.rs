@@ -7,11 +7,13 @@
 //! addresses simply, so those are missing there.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 
 use super::Collector;
 use super::network::INTERFACE;
 use crate::catalog::{Instrument, MetricDesc};
 use crate::filter::Filter;
+use crate::host::bytes::escape_os;
 use crate::host::net_dev::parse_net_dev;
 use crate::host::net_if::{self, IfAddr};
 use crate::host::proc_net::parse_if_inet6;
@@ -21,7 +23,7 @@ use crate::snapshot::{ErrorKind, Snapshot};
 super::settings::plain_settings!(
     30,
     5,
-    /// Which interfaces to export, by name (anchored regular expressions).
+    /// Which interfaces to export, by name as in their labels (anchored regular expressions).
     interfaces: Filter = Filter::default(),
     /// Export `system.network.interface.address.info`, one series per address.
     addresses: bool = true,
@@ -102,11 +104,11 @@ impl InterfacesCollector {
         }
     }
 
-    fn stats(&self, names: &[String], out: &mut Snapshot) {
+    fn stats(&self, names: &[OsString], out: &mut Snapshot) {
         for name in names {
             match net_if::read_nic_stats(&self.paths, name) {
                 Ok(Some(s)) => {
-                    let labels = [(INTERFACE, name.as_str())];
+                    let labels = [(INTERFACE, &*escape_os(name))];
                     out.add(&UP, &labels, if s.isup { 1.0 } else { 0.0 });
                     out.add(&SPEED, &labels, s.speed_mbps as f64 * 125_000.0);
                     out.add(&DUPLEX, &labels, s.duplex as u8 as f64);
@@ -119,7 +121,7 @@ impl InterfacesCollector {
     }
 
     /// Addresses from files, for a procfs that is not the live kernel's.
-    fn file_addrs(&self, names: &[String], out: &mut Snapshot) -> Vec<IfAddr> {
+    fn file_addrs(&self, names: &[OsString], out: &mut Snapshot) -> Vec<IfAddr> {
         let mut addrs = Vec::new();
         for name in names {
             let dir = self.paths.sys("class/net").join(name);
@@ -134,7 +136,7 @@ impl InterfacesCollector {
                 name, &address, &broadcast, flags,
             ));
         }
-        match host::read_parsed(&self.paths.proc("net/if_inet6"), parse_if_inet6) {
+        match host::read_parsed_bytes(&self.paths.proc("net/if_inet6"), parse_if_inet6) {
             Ok(lines) => addrs.extend(net_if::ipv6_addrs(&lines)),
             Err(e) if e.is_not_found() => {} // IPv6 disabled
             Err(e) => out.skip(e.kind(), e.to_string()),
@@ -142,10 +144,21 @@ impl InterfacesCollector {
         addrs
     }
 
-    fn addrs(&self, names: &[String], out: &mut Snapshot) {
+    /// `all` is every interface /proc/net/dev lists, `names` those the filter keeps.
+    fn addrs(&self, all: &[OsString], names: &[OsString], out: &mut Snapshot) {
         let addrs = if self.live {
-            match net_if::getifaddrs() {
-                Ok(a) => a,
+            match net_if::getifaddrs(all) {
+                Ok((a, unresolved)) => {
+                    for name in unresolved {
+                        out.skip(
+                            ErrorKind::Read,
+                            format!(
+                                "getifaddrs: addresses of {name:?} left out: no single interface in /proc/net/dev has that name once made UTF-8"
+                            ),
+                        );
+                    }
+                    a
+                }
                 Err(e) => {
                     out.skip(ErrorKind::Read, format!("getifaddrs: {e}"));
                     return;
@@ -155,13 +168,14 @@ impl InterfacesCollector {
             self.file_addrs(names, out)
         };
         // Sorted and without duplicates: two equal entries would be one series twice.
-        let addrs: BTreeSet<IfAddr> = addrs
+        let addrs: BTreeSet<(String, IfAddr)> = addrs
             .into_iter()
-            .filter(|a| self.interfaces.allows(&a.interface))
+            .map(|a| (escape_os(&a.interface).into_owned(), a))
+            .filter(|(name, _)| self.interfaces.allows(name))
             .collect();
-        for a in &addrs {
+        for (name, a) in &addrs {
             let mut labels = vec![
-                (INTERFACE, a.interface.as_str()),
+                (INTERFACE, name.as_str()),
                 (FAMILY, a.family.as_str()),
                 (ADDRESS, a.address.as_str()),
             ];
@@ -189,14 +203,19 @@ impl Collector for InterfacesCollector {
     }
 
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
-        let names: Vec<String> = host::read_parsed(&self.paths.proc("net/dev"), parse_net_dev)?
-            .into_iter()
-            .map(|d| d.name)
-            .filter(|n| self.interfaces.allows(n))
+        let all: Vec<OsString> =
+            host::read_parsed_bytes(&self.paths.proc("net/dev"), parse_net_dev)?
+                .into_iter()
+                .map(|d| d.name)
+                .collect();
+        let names: Vec<OsString> = all
+            .iter()
+            .filter(|n| self.interfaces.allows(&escape_os(n)))
+            .cloned()
             .collect();
         self.stats(&names, out);
         if self.addresses {
-            self.addrs(&names, out);
+            self.addrs(&all, &names, out);
         }
         Ok(())
     }

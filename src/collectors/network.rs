@@ -1,10 +1,13 @@
 //! Per-interface traffic: `net_io_counters(pernic=True)`, from /proc/net/dev, through
 //! psutil's nowrap so a 32-bit driver counter that wraps never makes a counter go down.
 
+use std::ffi::OsString;
+
 use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
 use crate::counters::NoWrap;
 use crate::filter::Filter;
+use crate::host::bytes::escape_os;
 use crate::host::net_dev::{FIELDS, Field, LAYOUT, parse_net_dev};
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::Snapshot;
@@ -12,7 +15,7 @@ use crate::snapshot::Snapshot;
 super::settings::plain_settings!(
     5,
     5,
-    /// Which interfaces to export, by name (anchored regular expressions).
+    /// Which interfaces to export, by name as in their labels (anchored regular expressions).
     interfaces: Filter = Filter::default(),
 );
 
@@ -140,7 +143,7 @@ pub struct NetworkCollector {
     paths: HostPaths,
     interfaces: Filter,
     /// Keyed by (interface, column of /proc/net/dev).
-    counters: NoWrap<(String, usize)>,
+    counters: NoWrap<(OsString, usize)>,
 }
 
 impl NetworkCollector {
@@ -163,16 +166,20 @@ impl Collector for NetworkCollector {
     }
 
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
-        let devs = host::read_parsed(&self.paths.proc("net/dev"), parse_net_dev)?;
+        let devs = host::read_parsed_bytes(&self.paths.proc("net/dev"), parse_net_dev)?;
         self.counters.begin();
-        for dev in devs.iter().filter(|d| self.interfaces.allows(&d.name)) {
+        for dev in &devs {
+            let name = escape_os(&dev.name);
+            if !self.interfaces.allows(&name) {
+                continue;
+            }
             for (column, (field, direction)) in LAYOUT.iter().enumerate().take(FIELDS) {
                 let value = self
                     .counters
                     .update((dev.name.clone(), column), dev.counters[column]);
                 out.add(
                     desc(*field),
-                    &[(INTERFACE, &dev.name), (DIRECTION, direction)],
+                    &[(INTERFACE, &name), (DIRECTION, direction)],
                     value as f64,
                 );
             }
@@ -262,6 +269,27 @@ mod tests {
         assert!(rx_bytes(&s, "veth1a2b3c4").is_none());
         assert!(rx_bytes(&s, "lo").is_none());
         assert_eq!(rx_bytes(&s, "eth0:1"), Some(18_446_744_073_709_551_000.0));
+        assert_eq!(s.series_count(), 3 * FIELDS);
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_escaped_and_filtered_as_escaped() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/non-utf8");
+        let paths = HostPaths::under(&root);
+        let s = collect(&mut NetworkCollector::new(
+            paths.clone(),
+            &Settings::default(),
+        ));
+        assert_eq!(rx_bytes(&s, r"\xe9th0"), Some(9_081_726.0));
+        assert_eq!(rx_bytes(&s, "café"), Some(4000.0));
+        assert_eq!(rx_bytes(&s, r"br\\x41"), Some(500.0));
+        assert_eq!(s.series_count(), 4 * FIELDS);
+        let settings = Settings {
+            interfaces: Filter::new(None, Some(r"\\xe9.*")),
+            ..Settings::default()
+        };
+        let s = collect(&mut NetworkCollector::new(paths, &settings));
+        assert_eq!(rx_bytes(&s, r"\xe9th0"), None);
         assert_eq!(s.series_count(), 3 * FIELDS);
     }
 }

@@ -4,6 +4,7 @@
 
 use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
+use crate::host::bytes::escape_os;
 use crate::host::hwmon;
 use crate::host::{HostError, HostPaths};
 use crate::snapshot::Snapshot;
@@ -70,11 +71,9 @@ impl Collector for SensorsCollector {
         match hwmon::temperatures(&self.paths) {
             Ok(temps) => {
                 for t in &temps {
-                    let labels = [
-                        (HW_ID, t.id.as_str()),
-                        (HW_NAME, t.chip.as_str()),
-                        (HW_LOCATION, t.label.as_str()),
-                    ];
+                    let (id, chip, label) =
+                        (escape_os(&t.id), escape_os(&t.chip), escape_os(&t.label));
+                    let labels = [(HW_ID, &*id), (HW_NAME, &*chip), (HW_LOCATION, &*label)];
                     out.add(&TEMPERATURE, &labels, t.current);
                     for (kind, value) in [("max", t.high), ("critical", t.critical)] {
                         if let Some(v) = value {
@@ -92,9 +91,9 @@ impl Collector for SensorsCollector {
                     out.add(
                         &FAN_SPEED,
                         &[
-                            (HW_ID, f.id.as_str()),
-                            (HW_NAME, f.chip.as_str()),
-                            (HW_LOCATION, f.label.as_str()),
+                            (HW_ID, &escape_os(&f.id)),
+                            (HW_NAME, &escape_os(&f.chip)),
+                            (HW_LOCATION, &escape_os(&f.label)),
                         ],
                         f.rpm as f64,
                     );

@@ -63,9 +63,11 @@ impl UsersCollector {
     fn utmp_path(&self) -> PathBuf {
         let var_run = self.paths.root("var/run");
         match std::fs::read_link(&var_run) {
-            Ok(target) if target.is_absolute() => {
-                self.paths.root(&target.to_string_lossy()).join("utmp")
-            }
+            Ok(target) if target.is_absolute() => self
+                .paths
+                .rootfs
+                .join(target.strip_prefix("/").unwrap_or(&target))
+                .join("utmp"),
             _ => var_run.join("utmp"),
         }
     }

@@ -22,6 +22,11 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, ParseError> {
     Ok(cpus)
 }
 
+/// A cpufreq attribute in kHz (`scaling_cur_freq`: `2100000`).
+pub fn parse_khz(text: &str) -> Result<u64, ParseError> {
+    num(text.trim(), "cpufreq kHz")
+}
+
 /// The number in `cpu12` or `policy3`, for numeric sorting and labels.
 pub fn trailing_number(name: &str, prefix: &str) -> Option<u32> {
     name.strip_prefix(prefix)?.parse().ok()
@@ -40,6 +45,13 @@ mod tests {
         assert!(parse_cpu_list("a").is_err());
         let online = include_str!("../../tests/fixtures/modern/sys/devices/system/cpu/online");
         assert_eq!(parse_cpu_list(online).unwrap(), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn khz() {
+        assert_eq!(parse_khz("2100000\n"), Ok(2_100_000));
+        assert!(parse_khz("").is_err());
+        assert!(parse_khz("<unknown>\n").is_err());
     }
 
     #[test]

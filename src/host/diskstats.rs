@@ -9,13 +9,17 @@
 //!
 //! psutil reads the same fields from the same places for each format.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+
 use super::{ParseError, num};
 
 /// One device's counters as the kernel reports them: operations, sectors of 512 bytes, and
 /// milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiskStats {
-    pub name: String,
+    /// The kernel's name, bytes that need not be UTF-8.
+    pub name: OsString,
     pub reads: u64,
     pub reads_merged: u64,
     pub read_sectors: u64,
@@ -33,21 +37,34 @@ pub struct DiskStats {
 /// `DISK_SECTOR_SIZE`; the kernel counts in 512-byte units).
 pub const SECTOR_BYTES: u64 = 512;
 
-pub fn parse_diskstats(text: &str) -> Result<Vec<DiskStats>, ParseError> {
+/// Parses the whole file. The device name is kept as bytes; every other field is a number.
+pub fn parse_diskstats(text: &[u8]) -> Result<Vec<DiskStats>, ParseError> {
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split_ascii_whitespace().collect();
-        let n = |i: usize| -> Result<u64, ParseError> { num(f[i], "diskstats counter") };
+    for line in text.split(|&b| b == b'\n') {
+        let f: Vec<&[u8]> = super::words(line).collect();
+        if f.is_empty() {
+            continue;
+        }
+        let n = |i: usize| -> Result<u64, ParseError> {
+            let field = std::str::from_utf8(f[i]).map_err(|_| {
+                ParseError(format!(
+                    "diskstats counter {:?}",
+                    String::from_utf8_lossy(f[i])
+                ))
+            })?;
+            num(field, "diskstats counter")
+        };
+        let name = |i: usize| OsString::from_vec(f[i].to_vec());
         let stats = match f.len() {
             14 | 15 | 18.. => {
                 // Linux 2.4 has the read count before the name, later kernels after it.
                 let (name, reads) = if f.len() == 15 {
-                    (f[3], n(2)?)
+                    (name(3), n(2)?)
                 } else {
-                    (f[2], n(3)?)
+                    (name(2), n(3)?)
                 };
                 DiskStats {
-                    name: name.to_string(),
+                    name,
                     reads,
                     reads_merged: n(4)?,
                     read_sectors: n(5)?,
@@ -62,7 +79,7 @@ pub fn parse_diskstats(text: &str) -> Result<Vec<DiskStats>, ParseError> {
                 }
             }
             7 => DiskStats {
-                name: f[2].to_string(),
+                name: name(2),
                 reads: n(3)?,
                 read_sectors: n(4)?,
                 writes: n(5)?,
@@ -71,7 +88,8 @@ pub fn parse_diskstats(text: &str) -> Result<Vec<DiskStats>, ParseError> {
             },
             other => {
                 return Err(ParseError(format!(
-                    "diskstats line with {other} fields: {line:?}"
+                    "diskstats line with {other} fields: {:?}",
+                    String::from_utf8_lossy(line)
                 )));
             }
         };
@@ -84,11 +102,11 @@ pub fn parse_diskstats(text: &str) -> Result<Vec<DiskStats>, ParseError> {
 mod tests {
     use super::*;
 
-    const F14: &str = include_str!("../../tests/fixtures/disk-formats/diskstats-14");
-    const F18: &str = include_str!("../../tests/fixtures/disk-formats/diskstats-18");
-    const F20: &str = include_str!("../../tests/fixtures/disk-formats/diskstats-20");
+    const F14: &[u8] = include_bytes!("../../tests/fixtures/disk-formats/diskstats-14");
+    const F18: &[u8] = include_bytes!("../../tests/fixtures/disk-formats/diskstats-18");
+    const F20: &[u8] = include_bytes!("../../tests/fixtures/disk-formats/diskstats-20");
 
-    fn sda(text: &str) -> DiskStats {
+    fn sda(text: &[u8]) -> DiskStats {
         parse_diskstats(text)
             .expect("fixture parses")
             .into_iter()
@@ -139,7 +157,7 @@ mod tests {
                 ],
             ),
         ] {
-            let got: Vec<String> = parse_diskstats(text)
+            let got: Vec<OsString> = parse_diskstats(text)
                 .unwrap()
                 .into_iter()
                 .map(|d| d.name)
@@ -150,7 +168,7 @@ mod tests {
 
     #[test]
     fn old_formats() {
-        let d = parse_diskstats("   3    1 hda1 100 200 300 400\n").unwrap();
+        let d = parse_diskstats(b"   3    1 hda1 100 200 300 400\n").unwrap();
         assert_eq!(
             (
                 d[0].reads,
@@ -160,9 +178,23 @@ mod tests {
             ),
             (100, 200, 300, 400)
         );
-        let d = parse_diskstats("3 0 8 hda 9 10 11 12 13 14 15 16 17 18 19\n").unwrap();
-        assert_eq!((d[0].name.as_str(), d[0].reads, d[0].io_ms), ("hda", 8, 17));
-        assert!(parse_diskstats("8 0 sda 1 2 3\n").is_err());
-        assert!(parse_diskstats("8 0 sda 1 2 3 x 5 6 7 8 9 10 11\n").is_err());
+        let d = parse_diskstats(b"3 0 8 hda 9 10 11 12 13 14 15 16 17 18 19\n").unwrap();
+        assert_eq!(
+            (d[0].name.to_str(), d[0].reads, d[0].io_ms),
+            (Some("hda"), 8, 17)
+        );
+        assert!(parse_diskstats(b"8 0 sda 1 2 3\n").is_err());
+        assert!(parse_diskstats(b"8 0 sda 1 2 3 x 5 6 7 8 9 10 11\n").is_err());
+        assert!(parse_diskstats(b"8 0 sda 1 2 3 \xff 5 6 7 8 9 10 11\n").is_err());
+    }
+
+    #[test]
+    fn names_are_bytes() {
+        let d = parse_diskstats(include_bytes!(
+            "../../tests/fixtures/non-utf8/proc/diskstats"
+        ))
+        .unwrap();
+        assert_eq!(d[1].name.as_encoded_bytes(), b"sd\xe9");
+        assert_eq!((d[1].reads, d[1].write_sectors), (1000, 16000));
     }
 }

@@ -17,23 +17,29 @@
 //!   zero: it tests truthiness) limit from the other one: high without critical makes
 //!   critical = high, critical without high makes high = critical ([`psutil_limits`]).
 //!
+//! Chip names, labels and directory names are bytes, not necessarily UTF-8 (psutil decodes
+//! them with `surrogateescape`); they are kept as bytes here and escaped where they become
+//! labels.
+//!
 //! Where psutil raises (a fan whose `_input` is not a number, a fan chip without `name`),
 //! vitals skips that sensor instead. psutil divides a zone's trip temperature by 1000 again
 //! on every later trip point of the same zone, in its set's hash order; vitals divides once.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use super::{HostError, HostPaths, list_dir, read_optional};
+use super::{HostError, HostPaths, list_dir, list_dir_os, read_optional, read_optional_bytes};
 
 /// One temperature sensor, psutil's `shwtemp` plus where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Temperature {
     /// psutil's dict key: the chip's `name` (hwmon) or the zone's `type`.
-    pub chip: String,
+    pub chip: OsString,
     /// psutil's `label`.
-    pub label: String,
+    pub label: OsString,
     /// A stable identifier unique on the host: `<device>:<sensor>`; see [`sensor_id`].
-    pub id: String,
+    pub id: OsString,
     pub current: f64,
     pub high: Option<f64>,
     pub critical: Option<f64>,
@@ -42,20 +48,25 @@ pub struct Temperature {
 /// One fan, psutil's `sfan` plus its chip and id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fan {
-    pub chip: String,
-    pub label: String,
-    pub id: String,
+    pub chip: OsString,
+    pub label: OsString,
+    pub id: OsString,
     /// psutil's `int()` of `_input`: a driver's negative error value passes through.
     pub rpm: i64,
 }
 
 /// psutil's `x.split('_')[0]` over the names of one directory: the distinct sensors
 /// (`temp1`, `temp2`) having a file `<prefix>*_*`, sorted.
-pub fn sensor_bases(names: &[String], prefix: &str) -> Vec<String> {
-    let mut bases: Vec<String> = names
+pub fn sensor_bases(names: &[OsString], prefix: &str) -> Vec<OsString> {
+    let mut bases: Vec<OsString> = names
         .iter()
-        .filter(|n| n.starts_with(prefix) && n[prefix.len()..].contains('_'))
-        .filter_map(|n| n.split('_').next().map(str::to_string))
+        .map(|n| n.as_bytes())
+        .filter(|n| {
+            n.strip_prefix(prefix.as_bytes())
+                .is_some_and(|rest| rest.contains(&b'_'))
+        })
+        .filter_map(|n| n.split(|&b| b == b'_').next())
+        .map(|base| OsString::from_vec(base.to_vec()))
         .collect();
     bases.sort();
     bases.dedup();
@@ -80,9 +91,9 @@ pub fn parse_millidegrees(text: &str) -> Option<f64> {
 /// sorted glob paths are.
 fn hwmon_dirs(paths: &HostPaths) -> Result<Vec<PathBuf>, HostError> {
     let class = paths.sys("class/hwmon");
-    Ok(list_dir(&class)?
+    Ok(list_dir_os(&class)?
         .into_iter()
-        .filter(|n| n.starts_with("hwmon"))
+        .filter(|n| n.as_bytes().starts_with(b"hwmon"))
         .map(|n| class.join(n))
         .collect())
 }
@@ -90,22 +101,34 @@ fn hwmon_dirs(paths: &HostPaths) -> Result<Vec<PathBuf>, HostError> {
 /// The stable part of a sensor id: the name of the device the hwmon directory belongs to
 /// (`coretemp.0`, `nvme0`, `0000:03:00.0`), which does not move between boots the way
 /// `hwmonN` numbers can; `hwmonN` when there is no `device` link.
-pub fn device_name(hwmon_dir: &Path) -> String {
+pub fn device_name(hwmon_dir: &Path) -> OsString {
     std::fs::read_link(hwmon_dir.join("device"))
         .ok()
-        .and_then(|t| t.file_name().map(|f| f.to_string_lossy().into_owned()))
-        .or_else(|| {
-            hwmon_dir
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-        })
+        .and_then(|t| t.file_name().map(OsStr::to_os_string))
+        .or_else(|| hwmon_dir.file_name().map(OsStr::to_os_string))
         .unwrap_or_default()
 }
 
 /// `<device>:<sensor>`, e.g. `coretemp.1:temp3`: unique even where psutil's (chip, label)
 /// pairs repeat, as on a two-socket server whose packages both have a `Core 0`.
-pub fn sensor_id(device: &str, sensor: &str) -> String {
-    format!("{device}:{sensor}")
+pub fn sensor_id(device: &OsStr, sensor: &OsStr) -> OsString {
+    let mut id = device.to_os_string();
+    id.push(":");
+    id.push(sensor);
+    id
+}
+
+/// `<dir>/<base>_<suffix>`, a sensor's attribute file.
+fn attribute(dir: &Path, base: &OsStr, suffix: &str) -> PathBuf {
+    let mut name = base.to_os_string();
+    name.push("_");
+    name.push(suffix);
+    dir.join(name)
+}
+
+/// A name or label file's text as psutil has it: `cat(path).strip()`, as bytes.
+fn read_name(path: &Path) -> Option<OsString> {
+    read_optional_bytes(path).map(|b| OsString::from_vec(super::strip(&b).to_vec()))
 }
 
 /// (directory holding the sensor files, sensor base name, device name) for every sensor
@@ -115,18 +138,18 @@ fn bases(
     paths: &HostPaths,
     prefix: &str,
     device_too: DeviceDir,
-) -> Result<Vec<(PathBuf, String, String)>, HostError> {
+) -> Result<Vec<(PathBuf, OsString, OsString)>, HostError> {
     let mut direct = Vec::new();
     let mut nested = Vec::new();
     for dir in hwmon_dirs(paths)? {
         let device = device_name(&dir);
-        for base in sensor_bases(&list_dir(&dir)?, prefix) {
+        for base in sensor_bases(&list_dir_os(&dir)?, prefix) {
             direct.push((dir.clone(), base, device.clone()));
         }
         if device_too != DeviceDir::Never {
             let sub = dir.join("device");
             // A dangling or unreadable `device` link holds no sensors.
-            let names = list_dir(&sub).unwrap_or_default();
+            let names = list_dir_os(&sub).unwrap_or_default();
             for base in sensor_bases(&names, prefix) {
                 nested.push((sub.clone(), base, device.clone()));
             }
@@ -157,23 +180,20 @@ pub fn temperatures(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
     let found = bases(paths, "temp", DeviceDir::Also)?;
     for (dir, base, device) in &found {
         let Some(current) =
-            read_optional(&dir.join(format!("{base}_input"))).and_then(|t| parse_millidegrees(&t))
+            read_optional(&attribute(dir, base, "input")).and_then(|t| parse_millidegrees(&t))
         else {
             continue;
         };
-        let Some(chip) = read_optional(&dir.join("name")) else {
+        let Some(chip) = read_name(&dir.join("name")) else {
             continue;
         };
         let limit = |suffix: &str| {
-            read_optional(&dir.join(format!("{base}_{suffix}")))
-                .and_then(|t| parse_millidegrees(&t))
+            read_optional(&attribute(dir, base, suffix)).and_then(|t| parse_millidegrees(&t))
         };
         let (high, critical) = psutil_limits(limit("max"), limit("crit"));
         out.push(Temperature {
-            chip: chip.trim().to_string(),
-            label: read_optional(&dir.join(format!("{base}_label")))
-                .map(|l| l.trim().to_string())
-                .unwrap_or_default(),
+            chip,
+            label: read_name(&attribute(dir, base, "label")).unwrap_or_default(),
             id: sensor_id(device, base),
             current,
             high,
@@ -203,24 +223,25 @@ pub fn psutil_limits(high: Option<f64>, critical: Option<f64>) -> (Option<f64>, 
 pub fn thermal_zones(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
     let class = paths.sys("class/thermal");
     let mut out = Vec::new();
-    for zone in list_dir(&class)?
+    for zone in list_dir_os(&class)?
         .into_iter()
-        .filter(|n| n.starts_with("thermal_zone"))
+        .filter(|n| n.as_bytes().starts_with(b"thermal_zone"))
     {
         let dir = class.join(&zone);
         let Some(current) = read_optional(&dir.join("temp")).and_then(|t| parse_millidegrees(&t))
         else {
             continue;
         };
-        let Some(chip) = read_optional(&dir.join("type")) else {
+        let Some(chip) = read_name(&dir.join("type")) else {
             continue;
         };
+        // Trip point names are numbered ASCII; one that is not UTF-8 cannot be parsed.
         let names = list_dir(&dir).unwrap_or_default();
         let (high, critical) = trip_limits(&names, |name| read_optional(&dir.join(name)));
         let (high, critical) = psutil_limits(high, critical);
         out.push(Temperature {
-            chip: chip.trim().to_string(),
-            label: String::new(),
+            chip,
+            label: OsString::new(),
             id: zone,
             current,
             high,
@@ -268,19 +289,17 @@ pub fn trip_limits(
 pub fn fans(paths: &HostPaths) -> Result<Vec<Fan>, HostError> {
     let mut out = Vec::new();
     for (dir, base, device) in bases(paths, "fan", DeviceDir::WhenNoneDirect)? {
-        let Some(rpm) = read_optional(&dir.join(format!("{base}_input")))
+        let Some(rpm) = read_optional(&attribute(&dir, &base, "input"))
             .and_then(|t| t.trim().parse::<i64>().ok())
         else {
             continue;
         };
-        let Some(chip) = read_optional(&dir.join("name")) else {
+        let Some(chip) = read_name(&dir.join("name")) else {
             continue;
         };
         out.push(Fan {
-            chip: chip.trim().to_string(),
-            label: read_optional(&dir.join(format!("{base}_label")))
-                .map(|l| l.trim().to_string())
-                .unwrap_or_default(),
+            chip,
+            label: read_name(&attribute(&dir, &base, "label")).unwrap_or_default(),
             id: sensor_id(&device, &base),
             rpm,
         });
@@ -291,14 +310,19 @@ pub fn fans(paths: &HostPaths) -> Result<Vec<Fan>, HostError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::bytes::escape_os;
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    fn os_names(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
     #[test]
     fn bases_are_the_distinct_prefixes_before_the_first_underscore() {
-        let n = names(&[
+        let mut n = os_names(&[
             "name",
             "temp1_input",
             "temp1_label",
@@ -310,6 +334,35 @@ mod tests {
         ]);
         assert_eq!(sensor_bases(&n, "temp"), ["temp1", "temp10", "temp2"]);
         assert_eq!(sensor_bases(&n, "fan"), ["fan1"]);
+        n.push(OsString::from_vec(b"temp\xe9_input".to_vec()));
+        assert_eq!(sensor_bases(&n, "temp")[3].as_bytes(), b"temp\xe9");
+    }
+
+    #[test]
+    fn names_and_labels_are_bytes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/non-utf8");
+        let paths = HostPaths::under(&root);
+        let t = temperatures(&paths).unwrap();
+        assert_eq!(t[0].label.as_bytes(), b"Syst\xe8me");
+        let got: Vec<String> = t
+            .iter()
+            .map(|t| {
+                let [chip, label, id] = [&t.chip, &t.label, &t.id].map(|n| escape_os(n));
+                format!("{chip}|{label}|{id}|{}", t.current)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                r"nct6798|Syst\xe8me|hwmon0:temp1|41",
+                r"nct6798|CPU|hwmon0:temp2|52.5",
+                r"th\xe9rm||th\xe9rm.0:temp1|38",
+            ]
+        );
+        let f = fans(&paths).unwrap();
+        assert_eq!(f.len(), 1);
+        // Stripped as psutil strips: the trailing space goes, the Latin-1 byte stays.
+        assert_eq!(f[0].label.as_bytes(), b"Pompe \xe0 eau");
     }
 
     #[test]

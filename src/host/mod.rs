@@ -20,6 +20,7 @@ pub mod sock_diag;
 pub mod utmp;
 pub mod vmstat;
 
+use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -117,6 +118,29 @@ pub fn read(path: &Path) -> Result<String, HostError> {
     })
 }
 
+/// The file's bytes: for files holding host names, which need not be UTF-8 (interface and
+/// disk names, sensor labels). [`read`] fails on the first byte that is not.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, HostError> {
+    std::fs::read(path).map_err(|source| HostError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// [`read_parsed`] for a parser of bytes.
+pub fn read_parsed_bytes<T>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, ParseError>,
+) -> Result<T, HostError> {
+    let bytes = read_bytes(path)?;
+    parse(&bytes).map_err(|e| e.at(path))
+}
+
+/// [`read_optional`] for an attribute that may not be UTF-8 (a sensor's label or name).
+pub fn read_optional_bytes(path: &Path) -> Option<Vec<u8>> {
+    std::fs::read(path).ok()
+}
+
 /// Reads and parses in one step, attaching the path to either failure.
 pub fn read_parsed<T>(
     path: &Path,
@@ -141,8 +165,21 @@ pub fn read_u64(path: &Path) -> Result<u64, HostError> {
     })
 }
 
-/// Names in a directory, sorted; a missing directory is an empty list.
+/// Names in a directory, sorted; a missing directory is an empty list. A name that is not
+/// UTF-8 comes back lossily converted: use [`list_dir_os`] for names that become labels or
+/// paths.
 pub fn list_dir(path: &Path) -> Result<Vec<String>, HostError> {
+    let mut names: Vec<String> = list_dir_os(path)?
+        .into_iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Names in a directory as the kernel gives them (bytes, not necessarily UTF-8), sorted by
+/// their bytes; a missing directory is an empty list.
+pub fn list_dir_os(path: &Path) -> Result<Vec<OsString>, HostError> {
     let entries = match std::fs::read_dir(path) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -153,12 +190,34 @@ pub fn list_dir(path: &Path) -> Result<Vec<String>, HostError> {
             });
         }
     };
-    let mut names: Vec<String> = entries
+    let mut names: Vec<OsString> = entries
         .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .map(|e| e.file_name())
         .collect();
     names.sort();
     Ok(names)
+}
+
+/// Python's `str.strip()` on text psutil decodes with `surrogateescape`: Unicode whitespace
+/// is removed from both ends, where a byte that is not UTF-8 is never whitespace.
+pub fn strip(bytes: &[u8]) -> &[u8] {
+    // Python's whitespace is Rust's plus the four ASCII separators U+001C..U+001F.
+    let space = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+    // Only the valid UTF-8 at either end can be whitespace.
+    let head = bytes.utf8_chunks().next().map_or("", |c| c.valid());
+    let bytes = &bytes[head.len() - head.trim_start_matches(space).len()..];
+    let tail = match bytes.utf8_chunks().last() {
+        Some(c) if c.invalid().is_empty() => c.valid(),
+        _ => "",
+    };
+    &bytes[..bytes.len() - (tail.len() - tail.trim_end_matches(space).len())]
+}
+
+/// The fields of one line of bytes split on ASCII whitespace: `str::split_ascii_whitespace`
+/// for text that may hold a name that is not UTF-8.
+pub(crate) fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
 }
 
 /// Parses a whole number field, naming it in the error.
@@ -175,6 +234,8 @@ where
 mod tests {
     /// A fixture file and a function running every parser that reads that format.
     type ParserCase = (&'static str, fn(&str));
+    /// The same for a parser of bytes.
+    type ByteParserCase = (&'static [u8], fn(&[u8]));
 
     /// Every parser on every prefix of every fixture file, and on byte-flipped copies:
     /// malformed host text is an error or a partial result, never a panic.
@@ -236,11 +297,11 @@ mod tests {
             ),
             (
                 include_str!("../../tests/fixtures/disk-formats/diskstats-20"),
-                |t| drop(super::diskstats::parse_diskstats(t)),
+                |t| drop(super::diskstats::parse_diskstats(t.as_bytes())),
             ),
             (
                 include_str!("../../tests/fixtures/network-edge/proc/net/dev"),
-                |t| drop(super::net_dev::parse_net_dev(t)),
+                |t| drop(super::net_dev::parse_net_dev(t.as_bytes())),
             ),
             (
                 include_str!("../../tests/fixtures/modern/proc/net/tcp6"),
@@ -256,7 +317,7 @@ mod tests {
             (
                 include_str!("../../tests/fixtures/modern/proc/net/if_inet6"),
                 |t| {
-                    drop(super::proc_net::parse_if_inet6(t));
+                    drop(super::proc_net::parse_if_inet6(t.as_bytes()));
                     drop(super::net_if::parse_flags(t));
                     super::net_if::parse_speed(t);
                 },
@@ -276,5 +337,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The parsers of bytes on every prefix of their non-UTF-8 fixtures, and on copies with
+    /// one byte replaced by one that is never UTF-8, or by a separator.
+    #[test]
+    fn byte_parsers_never_panic_on_damaged_files() {
+        let files: [ByteParserCase; 3] = [
+            (
+                include_bytes!("../../tests/fixtures/non-utf8/proc/net/dev"),
+                |t| drop(super::net_dev::parse_net_dev(t)),
+            ),
+            (
+                include_bytes!("../../tests/fixtures/non-utf8/proc/diskstats"),
+                |t| drop(super::diskstats::parse_diskstats(t)),
+            ),
+            (
+                include_bytes!("../../tests/fixtures/non-utf8/proc/net/if_inet6"),
+                |t| drop(super::proc_net::parse_if_inet6(t)),
+            ),
+        ];
+        for (bytes, parse) in files {
+            for end in 0..=bytes.len() {
+                parse(&bytes[..end]);
+                super::strip(&bytes[..end]);
+            }
+            for (i, b) in (0..bytes.len()).zip([0xffu8, 0xc3, b':', b'\n', b' '].iter().cycle()) {
+                let mut damaged = bytes.to_vec();
+                damaged[i] = *b;
+                parse(&damaged);
+            }
+        }
+    }
+
+    #[test]
+    fn strip_is_pythons_on_surrogateescaped_text() {
+        use super::strip;
+        assert_eq!(strip(b"  eth0 \n"), b"eth0");
+        assert_eq!(strip(b"\x1c\tCPU\xc2\xa0"), b"CPU", "Python's whitespace");
+        assert_eq!(strip(b" \xe9 "), b"\xe9");
+        assert_eq!(strip(b"\xe9 a\xff"), b"\xe9 a\xff");
+        assert_eq!(strip(b" \xff\xc2\xa0x\xc2\xa0 "), b"\xff\xc2\xa0x");
+        assert_eq!(strip(b" \n "), b"");
+        assert_eq!(strip(b""), b"");
     }
 }

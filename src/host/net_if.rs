@@ -2,8 +2,10 @@
 //! (`class/net/<name>/{flags,operstate,mtu,speed,duplex}`) and `net_if_addrs()` from
 //! getifaddrs(3), or, on a fixture tree, from sysfs and `/proc/net/if_inet6`.
 
+use std::ffi::{OsStr, OsString};
 use std::net::{IpAddr, Ipv6Addr};
 
+use super::bytes::escape_os;
 use super::proc_net::Inet6Addr;
 use super::{HostError, HostPaths, ParseError};
 
@@ -63,8 +65,9 @@ pub fn parse_duplex(text: &str) -> Duplex {
 /// Reads one interface's status. An interface whose directory is gone (it vanished after
 /// /proc/net/dev listed it) is `Ok(None)`, as psutil skips ENODEV. Speed and duplex are
 /// unreadable (EINVAL) on virtual devices and on links that are down: unknown, as the
-/// ethtool ioctl psutil uses reports them.
-pub fn read_nic_stats(paths: &HostPaths, name: &str) -> Result<Option<NicStats>, HostError> {
+/// ethtool ioctl psutil uses reports them. `name` is the kernel's, bytes that need not be
+/// UTF-8, and names the sysfs directory as it is.
+pub fn read_nic_stats(paths: &HostPaths, name: &OsStr) -> Result<Option<NicStats>, HostError> {
     let dir = paths.sys("class/net").join(name);
     let flags = match super::read_parsed(&dir.join("flags"), parse_flags) {
         Ok(f) => f,
@@ -104,7 +107,8 @@ impl Family {
 /// One entry of `net_if_addrs()[interface]`, formatted as psutil formats it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IfAddr {
-    pub interface: String,
+    /// The kernel's name (bytes, not necessarily UTF-8).
+    pub interface: OsString,
     pub family: Family,
     pub address: String,
     pub netmask: Option<String>,
@@ -126,10 +130,11 @@ pub fn format_mac(bytes: &[u8]) -> Option<String> {
 }
 
 /// An IP address as getnameinfo(NI_NUMERICHOST) prints it: an IPv6 link-local address
-/// carries its interface as `%name` (getifaddrs sets the scope only on those).
-pub fn format_ip(ip: IpAddr, interface: &str) -> String {
+/// carries its interface as `%name` (getifaddrs sets the scope only on those), the name
+/// escaped as in its label.
+pub fn format_ip(ip: IpAddr, interface: &OsStr) -> String {
     match ip {
-        IpAddr::V6(v6) if is_link_local(&v6) => format!("{v6}%{interface}"),
+        IpAddr::V6(v6) if is_link_local(&v6) => format!("{v6}%{}", escape_os(interface)),
         ip => ip.to_string(),
     }
 }
@@ -149,7 +154,7 @@ pub fn ipv6_netmask(prefix_len: u8) -> Ipv6Addr {
 /// getifaddrs reports for AF_PACKET. `broadcast` holds the peer's address on a
 /// point-to-point link.
 pub fn link_addr_from_sysfs(
-    interface: &str,
+    interface: &OsStr,
     address: &str,
     broadcast: &str,
     flags: u32,
@@ -157,7 +162,7 @@ pub fn link_addr_from_sysfs(
     let mac = parse_mac(address)?;
     let other = parse_mac(broadcast).and_then(|b| format_mac(&b));
     Some(IfAddr {
-        interface: interface.to_string(),
+        interface: interface.to_os_string(),
         family: Family::Link,
         address: format_mac(&mac)?,
         netmask: None,
@@ -191,12 +196,27 @@ pub fn ipv6_addrs(lines: &[Inet6Addr]) -> Vec<IfAddr> {
         .collect()
 }
 
+/// The kernel's name of an interface getifaddrs reported: nix converts names to `String`
+/// lossily, so a name holding U+FFFD is looked up among the names the kernel listed
+/// (`known`, from /proc/net/dev). None when no known name, or more than one, converts to it.
+pub fn real_name(lossy: &str, known: &[OsString]) -> Option<OsString> {
+    if !lossy.contains(char::REPLACEMENT_CHARACTER) {
+        return Some(lossy.into());
+    }
+    let mut matches = known.iter().filter(|k| k.to_string_lossy() == lossy);
+    match (matches.next(), matches.next()) {
+        (Some(name), None) => Some(name.clone()),
+        _ => None,
+    }
+}
+
 /// The live kernel's addresses through getifaddrs(3), as psutil's `net_if_addrs()`:
 /// AF_INET, AF_INET6 and AF_PACKET entries; an entry without an address, or with an empty
-/// hardware address, is skipped.
-pub fn getifaddrs() -> std::io::Result<Vec<IfAddr>> {
+/// hardware address, is skipped. Interface names are resolved by [`real_name`]; the
+/// (lossy) names of interfaces left out because that failed are returned beside the entries.
+pub fn getifaddrs(known: &[OsString]) -> std::io::Result<(Vec<IfAddr>, Vec<String>)> {
     use nix::sys::socket::SockaddrStorage;
-    let format = |a: &SockaddrStorage, interface: &str| -> Option<(Family, String)> {
+    let format = |a: &SockaddrStorage, interface: &OsStr| -> Option<(Family, String)> {
         if let Some(v4) = a.as_sockaddr_in() {
             Some((Family::Ipv4, format_ip(IpAddr::V4(v4.ip()), interface)))
         } else if let Some(v6) = a.as_sockaddr_in6() {
@@ -208,16 +228,22 @@ pub fn getifaddrs() -> std::io::Result<Vec<IfAddr>> {
         }
     };
     let mut out = Vec::new();
+    let mut unresolved = Vec::new();
     for ifa in nix::ifaddrs::getifaddrs().map_err(std::io::Error::from)? {
-        let name = &ifa.interface_name;
-        let Some((family, address)) = ifa.address.as_ref().and_then(|a| format(a, name)) else {
+        let Some(name) = real_name(&ifa.interface_name, known) else {
+            if !unresolved.contains(&ifa.interface_name) {
+                unresolved.push(ifa.interface_name);
+            }
+            continue;
+        };
+        let Some((family, address)) = ifa.address.as_ref().and_then(|a| format(a, &name)) else {
             continue;
         };
         // Only the same family's text is kept, as psutil converts every field with the
         // family of the address.
         let same = |a: &Option<SockaddrStorage>| {
             a.as_ref()
-                .and_then(|a| format(a, name))
+                .and_then(|a| format(a, &name))
                 .filter(|(f, _)| *f == family)
                 .map(|(_, text)| text)
         };
@@ -226,15 +252,15 @@ pub fn getifaddrs() -> std::io::Result<Vec<IfAddr>> {
         let flags = ifa.flags.bits() as u32;
         let other = same(&ifa.broadcast).or_else(|| same(&ifa.destination));
         out.push(IfAddr {
-            interface: name.clone(),
-            family,
-            address,
             netmask: same(&ifa.netmask),
             broadcast: other.clone().filter(|_| flags & IFF_BROADCAST != 0),
             peer: other.filter(|_| flags & IFF_BROADCAST == 0 && flags & IFF_POINTOPOINT != 0),
+            interface: name,
+            family,
+            address,
         });
     }
-    Ok(out)
+    Ok((out, unresolved))
 }
 
 #[cfg(test)]
@@ -265,7 +291,7 @@ mod tests {
     fn fixture_tree() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
         let paths = HostPaths::under(&root);
-        let eth0 = read_nic_stats(&paths, "eth0").unwrap().unwrap();
+        let eth0 = read_nic_stats(&paths, "eth0".as_ref()).unwrap().unwrap();
         assert_eq!(
             eth0,
             NicStats {
@@ -275,14 +301,51 @@ mod tests {
                 mtu: 1500
             }
         );
-        let lo = read_nic_stats(&paths, "lo").unwrap().unwrap();
+        let lo = read_nic_stats(&paths, "lo".as_ref()).unwrap().unwrap();
         assert!(lo.isup);
         assert_eq!(
             (lo.speed_mbps, lo.duplex, lo.mtu),
             (0, Duplex::Unknown, 65536)
         );
-        assert!(!read_nic_stats(&paths, "wlan0").unwrap().unwrap().isup);
-        assert_eq!(read_nic_stats(&paths, "gone0").unwrap(), None);
+        assert!(
+            !read_nic_stats(&paths, "wlan0".as_ref())
+                .unwrap()
+                .unwrap()
+                .isup
+        );
+        assert_eq!(read_nic_stats(&paths, "gone0".as_ref()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_names_its_sysfs_directory() {
+        use std::os::unix::ffi::OsStrExt;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/non-utf8");
+        let paths = HostPaths::under(&root);
+        let name = OsStr::from_bytes(b"\xe9th0");
+        let s = read_nic_stats(&paths, name).unwrap().unwrap();
+        assert_eq!((s.isup, s.speed_mbps, s.mtu), (true, 1000, 1500));
+        assert_eq!(
+            format_ip("fe80::1".parse().unwrap(), name),
+            r"fe80::1%\xe9th0"
+        );
+    }
+
+    #[test]
+    fn lossy_getifaddrs_names_are_resolved_from_the_kernel_list() {
+        use std::os::unix::ffi::OsStringExt;
+        let known: Vec<OsString> = [&b"eth0"[..], b"\xe9th0", b"\xe9th1", b"\xe8th1"]
+            .iter()
+            .map(|b| OsString::from_vec(b.to_vec()))
+            .collect();
+        assert_eq!(real_name("eth0", &known), Some("eth0".into()));
+        assert_eq!(
+            real_name("new0", &known),
+            Some("new0".into()),
+            "not looked up"
+        );
+        assert_eq!(real_name("\u{fffd}th0", &known), Some(known[1].clone()));
+        assert_eq!(real_name("\u{fffd}th1", &known), None, "ambiguous");
+        assert_eq!(real_name("\u{fffd}th2", &known), None, "unknown");
     }
 
     #[test]
@@ -294,11 +357,11 @@ mod tests {
         assert_eq!(format_mac(&[1, 2]).unwrap(), "01:02:00:00:00:00");
         assert_eq!(format_mac(&[]), None);
         assert_eq!(
-            format_ip("fe80::1".parse().unwrap(), "eth0"),
+            format_ip("fe80::1".parse().unwrap(), "eth0".as_ref()),
             "fe80::1%eth0"
         );
         assert_eq!(
-            format_ip("2001:db8::5".parse().unwrap(), "eth0"),
+            format_ip("2001:db8::5".parse().unwrap(), "eth0".as_ref()),
             "2001:db8::5"
         );
         assert_eq!(ipv6_netmask(64).to_string(), "ffff:ffff:ffff:ffff::");
@@ -311,13 +374,21 @@ mod tests {
 
     #[test]
     fn link_addresses_from_sysfs() {
-        let eth =
-            link_addr_from_sysfs("eth0", "52:54:00:12:34:56\n", "ff:ff:ff:ff:ff:ff\n", 0x1003)
-                .unwrap();
+        let eth = link_addr_from_sysfs(
+            "eth0".as_ref(),
+            "52:54:00:12:34:56\n",
+            "ff:ff:ff:ff:ff:ff\n",
+            0x1003,
+        )
+        .unwrap();
         assert_eq!(eth.broadcast.as_deref(), Some("ff:ff:ff:ff:ff:ff"));
         assert_eq!(eth.peer, None);
-        let lo = link_addr_from_sysfs("lo", "00:00:00:00:00:00", "00:00:00:00:00:00", 0x9).unwrap();
+        let lo = link_addr_from_sysfs("lo".as_ref(), "00:00:00:00:00:00", "00:00:00:00:00:00", 0x9)
+            .unwrap();
         assert_eq!((lo.broadcast, lo.peer), (None, None));
-        assert_eq!(link_addr_from_sysfs("tun0", "\n", "\n", 0x10d1), None);
+        assert_eq!(
+            link_addr_from_sysfs("tun0".as_ref(), "\n", "\n", 0x10d1),
+            None
+        );
     }
 }

@@ -17,9 +17,11 @@
 //! psutil would raise on a file holding something other than a whole number; vitals treats
 //! such a file as missing.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::{HostError, HostPaths, list_dir};
+use super::{HostError, HostPaths, list_dir_os};
 
 /// psutil's `POWER_TIME_UNLIMITED` / `POWER_TIME_UNKNOWN` / a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,8 +33,8 @@ pub enum SecondsLeft {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Battery {
-    /// The power_supply entry it was read from (`BAT0`).
-    pub name: String,
+    /// The power_supply entry it was read from (`BAT0`): bytes, not necessarily UTF-8.
+    pub name: OsString,
     /// psutil's `percent` (0-100, may exceed 100 on a worn battery's `energy_full`).
     pub percent: f64,
     pub secsleft: SecondsLeft,
@@ -51,16 +53,23 @@ pub struct BatteryFiles {
     pub status: Option<String>,
 }
 
-/// psutil's choice of battery among the power_supply entries.
-pub fn pick_battery(entries: &[String]) -> Option<&String> {
+/// psutil's choice of battery among the power_supply entries (compared as bytes; only
+/// ASCII letters can lower-case into `battery`).
+pub fn pick_battery(entries: &[OsString]) -> Option<&OsString> {
     entries
         .iter()
-        .filter(|n| n.starts_with("BAT") || n.to_lowercase().contains("battery"))
+        .filter(|n| {
+            let n = n.as_bytes();
+            n.starts_with(b"BAT")
+                || n.to_ascii_lowercase()
+                    .windows(b"battery".len())
+                    .any(|w| w == b"battery")
+        })
         .min()
 }
 
 /// psutil's arithmetic on the files; `None` when it returns None (no percent).
-pub fn battery_from(name: &str, f: &BatteryFiles) -> Option<Battery> {
+pub fn battery_from(name: &OsStr, f: &BatteryFiles) -> Option<Battery> {
     let percent = match (f.energy_now, f.energy_full) {
         (Some(now), Some(full)) => {
             if full == 0 {
@@ -102,7 +111,7 @@ pub fn battery_from(name: &str, f: &BatteryFiles) -> Option<Battery> {
         SecondsLeft::Unknown
     };
     Some(Battery {
-        name: name.to_string(),
+        name: name.to_os_string(),
         percent,
         secsleft,
         power_plugged,
@@ -120,7 +129,7 @@ fn first_whole(dir: &Path, names: &[&str]) -> Option<i64> {
 /// psutil's `sensors_battery()`: `None` without a battery (or without a percent).
 pub fn battery(paths: &HostPaths) -> Result<Option<Battery>, HostError> {
     let class = paths.sys("class/power_supply");
-    let entries = list_dir(&class)?;
+    let entries = list_dir_os(&class)?;
     let Some(name) = pick_battery(&entries) else {
         return Ok(None);
     };
@@ -143,12 +152,22 @@ mod tests {
 
     #[test]
     fn first_battery_by_name() {
-        let e: Vec<String> = ["AC", "BAT1", "BAT0", "hidpp_battery_0"]
+        let e: Vec<OsString> = ["AC", "BAT1", "BAT0", "hidpp_battery_0", "Wacom_BATTERY"]
             .iter()
-            .map(|s| s.to_string())
+            .map(OsString::from)
             .collect();
-        assert_eq!(pick_battery(&e).map(String::as_str), Some("BAT0"));
+        assert_eq!(pick_battery(&e).and_then(|n| n.to_str()), Some("BAT0"));
         assert_eq!(pick_battery(&e[..1]), None);
+        assert_eq!(
+            pick_battery(&e[4..]).and_then(|n| n.to_str()),
+            Some("Wacom_BATTERY")
+        );
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/non-utf8");
+        let b = battery(&HostPaths::under(&root)).unwrap().unwrap();
+        assert_eq!(
+            (b.name.as_bytes(), b.percent),
+            (&b"BAT\xb9"[..], 100.0 * 38_420_000.0 / 50_450_000.0)
+        );
     }
 
     #[test]
@@ -160,7 +179,7 @@ mod tests {
             ac_online: Some(0),
             ..Default::default()
         };
-        let b = battery_from("BAT0", &f).unwrap();
+        let b = battery_from("BAT0".as_ref(), &f).unwrap();
         assert_eq!(b.percent, 75.0);
         assert_eq!(b.power_plugged, Some(false));
         assert_eq!(b.secsleft, SecondsLeft::Seconds(10800));
@@ -175,10 +194,10 @@ mod tests {
             status: Some("Full\n".into()),
             ..Default::default()
         };
-        let b = battery_from("BAT0", &f).unwrap();
+        let b = battery_from("BAT0".as_ref(), &f).unwrap();
         assert_eq!((b.percent, b.secsleft), (0.0, SecondsLeft::Unlimited));
         f.status = Some("Unknown".into());
-        let b = battery_from("BAT0", &f).unwrap();
+        let b = battery_from("BAT0".as_ref(), &f).unwrap();
         assert_eq!((b.power_plugged, b.secsleft), (None, SecondsLeft::Unknown));
     }
 
@@ -190,16 +209,19 @@ mod tests {
             status: Some("Discharging".into()),
             ..Default::default()
         };
-        let b = battery_from("BAT0", &f).unwrap();
+        let b = battery_from("BAT0".as_ref(), &f).unwrap();
         assert_eq!((b.percent, b.secsleft), (42.0, SecondsLeft::Unknown));
         let f = BatteryFiles {
             time_to_empty: Some(90),
             ..f
         };
         assert_eq!(
-            battery_from("BAT0", &f).unwrap().secsleft,
+            battery_from("BAT0".as_ref(), &f).unwrap().secsleft,
             SecondsLeft::Seconds(5400)
         );
-        assert_eq!(battery_from("BAT0", &BatteryFiles::default()), None);
+        assert_eq!(
+            battery_from("BAT0".as_ref(), &BatteryFiles::default()),
+            None
+        );
     }
 }

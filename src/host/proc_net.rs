@@ -1,7 +1,9 @@
 //! The socket tables under `/proc/net` (`tcp`, `tcp6`, `udp`, `udp6`, `unix`), as psutil's
 //! `net_connections()` reads them, and `if_inet6` (IPv6 interface addresses).
 
+use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::unix::ffi::OsStringExt;
 
 use super::ParseError;
 
@@ -103,19 +105,32 @@ pub fn count_unix_table(text: &str) -> usize {
 /// One line of `/proc/net/if_inet6`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inet6Addr {
-    pub interface: String,
+    /// The interface's name as the kernel gives it (bytes, not necessarily UTF-8).
+    pub interface: OsString,
     pub address: Ipv6Addr,
     pub prefix_len: u8,
 }
 
 /// Parses `/proc/net/if_inet6`: address (32 hex digits, network order), interface index,
 /// prefix length, scope and flags in hex, then the interface name.
-pub fn parse_if_inet6(text: &str) -> Result<Vec<Inet6Addr>, ParseError> {
+pub fn parse_if_inet6(text: &[u8]) -> Result<Vec<Inet6Addr>, ParseError> {
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
+    for line in text.split(|&b| b == b'\n') {
+        let fields: Vec<&[u8]> = super::words(line).collect();
+        if fields.is_empty() {
+            continue;
+        }
+        let malformed = || {
+            ParseError(format!(
+                "malformed line {:?}",
+                String::from_utf8_lossy(line)
+            ))
+        };
         let [hex, _index, prefix, _scope, _flags, name] = fields[..] else {
-            return Err(ParseError(format!("malformed line {line:?}")));
+            return Err(malformed());
+        };
+        let (Ok(hex), Ok(prefix)) = (std::str::from_utf8(hex), std::str::from_utf8(prefix)) else {
+            return Err(malformed());
         };
         let bits = u128::from_str_radix(hex, 16)
             .ok()
@@ -126,7 +141,7 @@ pub fn parse_if_inet6(text: &str) -> Result<Vec<Inet6Addr>, ParseError> {
             .filter(|p| *p <= 128)
             .ok_or_else(|| ParseError(format!("prefix length {prefix:?}")))?;
         out.push(Inet6Addr {
-            interface: name.to_string(),
+            interface: OsString::from_vec(name.to_vec()),
             address: Ipv6Addr::from(bits),
             prefix_len,
         });
@@ -212,7 +227,7 @@ mod tests {
 
     #[test]
     fn if_inet6() {
-        let a = parse_if_inet6(&fixture("if_inet6")).unwrap();
+        let a = parse_if_inet6(fixture("if_inet6").as_bytes()).unwrap();
         assert_eq!(a.len(), 3);
         assert_eq!(a[0].address, Ipv6Addr::LOCALHOST);
         assert_eq!(a[0].prefix_len, 128);
@@ -222,6 +237,12 @@ mod tests {
             "fe80::5054:ff:fe12:3456".parse::<Ipv6Addr>().unwrap()
         );
         assert_eq!(a[1].prefix_len, 64);
-        assert!(parse_if_inet6("zz 01 80 10 80 lo\n").is_err());
+        assert!(parse_if_inet6(b"zz 01 80 10 80 lo\n").is_err());
+        assert!(parse_if_inet6(b"\xff 01 80 10 80 lo\n").is_err());
+        let a = parse_if_inet6(include_bytes!(
+            "../../tests/fixtures/non-utf8/proc/net/if_inet6"
+        ))
+        .unwrap();
+        assert_eq!(a[1].interface.as_encoded_bytes(), b"\xe9th0");
     }
 }

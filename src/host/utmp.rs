@@ -5,8 +5,9 @@
 //!
 //! psutil's fields: `user` is `ut_user` up to its first NUL, `terminal` `ut_line` (None when
 //! empty), `host` `ut_host` where an empty host, `:0` and `:0.0` become `localhost`, `started`
-//! `ut_tv.tv_sec`, `pid` `ut_pid`. Bytes that are not UTF-8 are replaced (psutil decodes
-//! with the filesystem encoding, surrogateescape).
+//! `ut_tv.tv_sec`, `pid` `ut_pid`. A field that is not UTF-8 is escaped as
+//! [`super::bytes::escape`] escapes host names (psutil decodes with the filesystem encoding,
+//! surrogateescape).
 
 /// Size of one `struct utmpx` record.
 pub const RECORD: usize = 384;
@@ -51,7 +52,7 @@ pub struct User {
 
 fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    super::bytes::escape(&bytes[..end]).into_owned()
 }
 
 fn i32_at(b: &[u8], off: usize) -> i32 {
@@ -142,6 +143,21 @@ mod tests {
         );
         assert_eq!(u[1].pid, 2301);
         assert_eq!(u[1].started, 1_763_700_000.0);
+    }
+
+    #[test]
+    fn fields_that_are_not_utf8_are_escaped() {
+        let mut raw = encode_record(&Record {
+            ut_type: USER_PROCESS,
+            pid: 1,
+            line: "pts/3".into(),
+            id: *b"ts/3",
+            user: "jos".into(),
+            host: String::new(),
+            tv_sec: 0,
+        });
+        raw[OFF_USER + 3] = 0xe9;
+        assert_eq!(users(&raw)[0].name, r"jos\xe9");
     }
 
     #[test]
