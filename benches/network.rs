@@ -1,5 +1,7 @@
 //! Counting TCP sockets: netlink sock_diag (the connections collector's default) against
-//! reading and parsing /proc/net/tcp and /proc/net/tcp6 (what psutil reads).
+//! reading and parsing /proc/net/tcp and /proc/net/tcp6 (what psutil reads), and one
+//! compat dump of both families against one dump per family; then the other dumps and the
+//! whole collection.
 //!
 //! `cargo bench --bench network` (add `-- --quick` for a rougher run). The setup opens
 //! `VITALS_BENCH_CONNECTIONS` loopback connections (default 1000: 2000 established sockets
@@ -50,14 +52,35 @@ fn tcp(c: &mut Criterion) {
             total
         })
     });
-    let mut diag = SockDiag::open().expect("opening a sock_diag socket");
-    g.bench_function("netlink", |b| {
+    let mut diag = SockDiag::new(Duration::from_secs(5));
+    // What the collector did before: one SOCK_DIAG_BY_FAMILY dump per family, each a walk
+    // of the kernel's whole established hash.
+    g.bench_function("netlink_by_family", |b| {
         b.iter(|| {
             let v4 = diag.inet(AF_INET, Protocol::Tcp).expect("dump");
             let v6 = diag.inet(AF_INET6, Protocol::Tcp).expect("dump");
             black_box(v4.len() + v6.len())
         })
     });
+    // What it does now: one TCPDIAG_GETSOCK dump, both families from one walk.
+    g.bench_function("netlink_one_dump", |b| {
+        b.iter(|| {
+            let [v4, v6] = diag.tcp().expect("dump");
+            black_box(v4.len() + v6.len())
+        })
+    });
+    g.finish();
+
+    // The collector's other dumps.
+    let mut g = c.benchmark_group("sock_diag");
+    g.bench_function("udp_by_family", |b| {
+        b.iter(|| {
+            let v4 = diag.inet(AF_INET, Protocol::Udp).expect("dump");
+            let v6 = diag.inet(AF_INET6, Protocol::Udp).expect("dump");
+            black_box(v4.len() + v6.len())
+        })
+    });
+    g.bench_function("unix", |b| b.iter(|| diag.unix_count().expect("dump")));
     g.finish();
 
     // The whole collection (tcp, tcp6, udp, udp6, unix) from each source.

@@ -3,14 +3,17 @@
 //!
 //! The default source is netlink sock_diag, as `ss` uses: the kernel walks its socket
 //! tables without printing them as text, several times cheaper than reading
-//! `/proc/net/tcp{,6}` (docs/performance.md). When netlink is unavailable, or `procfs` is not
-//! the live kernel's (a fixture tree), the /proc/net tables psutil reads are used instead.
+//! `/proc/net/tcp{,6}` (docs/performance.md). When `procfs` is not the live kernel's (a
+//! fixture tree), the /proc/net tables psutil reads are used instead. Under
+//! `source = "auto"` a part the kernel will not dump (a kernel without `udp_diag`), or every
+//! part when no sock_diag socket can be opened, is read from /proc/net from then on, with a
+//! warning the first time.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use serde::Deserialize;
-use tracing::info;
+use tracing::warn;
 
 use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
@@ -18,7 +21,7 @@ use crate::host::proc_net::{
     InetSocket, TCP_CLOSE, TCP_LISTEN, TCP_STATES, count_unix_table, parse_inet_table,
     tcp_state_name,
 };
-use crate::host::sock_diag::{AF_INET, AF_INET6, Protocol, SockDiag};
+use crate::host::sock_diag::{AF_INET, AF_INET6, DiagError, Protocol, SockDiag};
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::Snapshot;
 
@@ -26,8 +29,10 @@ use crate::snapshot::Snapshot;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
-    /// Netlink when `procfs` is the live kernel's and netlink answers, else /proc/net.
+    /// Netlink when `procfs` is the live kernel's, else /proc/net; a part the kernel
+    /// refuses to dump (or every part, without a sock_diag socket) from /proc/net.
     Auto,
+    /// Netlink only: a refused dump is an error of the collection.
     Netlink,
     Procfs,
 }
@@ -73,14 +78,71 @@ pub static LISTENER: MetricDesc = MetricDesc {
 
 pub static CATALOG: &[&MetricDesc] = &[&COUNT, &LISTENER];
 
-/// The (transport, family, protocol) tables psutil's `kind='inet'` reads, with their
-/// /proc/net file.
-const TABLES: [(&str, &str, u8, Protocol, &str); 4] = [
-    ("tcp", "ipv4", AF_INET, Protocol::Tcp, "net/tcp"),
-    ("tcp", "ipv6", AF_INET6, Protocol::Tcp, "net/tcp6"),
-    ("udp", "ipv4", AF_INET, Protocol::Udp, "net/udp"),
-    ("udp", "ipv6", AF_INET6, Protocol::Udp, "net/udp6"),
+/// The (transport, family) tables psutil's `kind='inet'` reads, with their /proc/net file.
+const TABLES: [(&str, &str, &str); 4] = [
+    ("tcp", "ipv4", "net/tcp"),
+    ("tcp", "ipv6", "net/tcp6"),
+    ("udp", "ipv4", "net/udp"),
+    ("udp", "ipv6", "net/udp6"),
 ];
+
+/// The parts of a reading: each is one netlink dump, or its /proc/net files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Both TCP tables, from one dump.
+    Tcp,
+    Udp4,
+    Udp6,
+    Unix,
+}
+
+impl Part {
+    fn all(unix: bool) -> &'static [Part] {
+        const ALL: [Part; 4] = [Part::Tcp, Part::Udp4, Part::Udp6, Part::Unix];
+        if unix { &ALL } else { &ALL[..3] }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Part::Tcp => "tcp",
+            Part::Udp4 => "udp ipv4",
+            Part::Udp6 => "udp ipv6",
+            Part::Unix => "unix",
+        }
+    }
+
+    /// Its slots in [`Sockets::inet`].
+    fn tables(self) -> &'static [usize] {
+        match self {
+            Part::Tcp => &[0, 1],
+            Part::Udp4 => &[2],
+            Part::Udp6 => &[3],
+            Part::Unix => &[],
+        }
+    }
+}
+
+/// The netlink side of a reading: [`SockDiag`] on a host, a fake in the tests.
+pub trait Netlink: Send {
+    /// Every TCP socket, IPv4 then IPv6.
+    fn tcp(&mut self) -> Result<[Vec<InetSocket>; 2], DiagError>;
+    fn udp(&mut self, family: u8) -> Result<Vec<InetSocket>, DiagError>;
+    fn unix_count(&mut self) -> Result<usize, DiagError>;
+}
+
+impl Netlink for SockDiag {
+    fn tcp(&mut self) -> Result<[Vec<InetSocket>; 2], DiagError> {
+        SockDiag::tcp(self)
+    }
+
+    fn udp(&mut self, family: u8) -> Result<Vec<InetSocket>, DiagError> {
+        self.inet(family, Protocol::Udp)
+    }
+
+    fn unix_count(&mut self) -> Result<usize, DiagError> {
+        SockDiag::unix_count(self)
+    }
+}
 
 /// Every socket of one reading.
 #[derive(Debug, Default, PartialEq)]
@@ -93,29 +155,48 @@ pub struct Sockets {
 /// Reads the /proc/net tables. A missing IPv6 table means IPv6 is disabled: no sockets.
 pub fn read_procfs(paths: &HostPaths, unix: bool) -> Result<Sockets, HostError> {
     let mut out = Sockets::default();
-    for (slot, (_, family, _, _, file)) in out.inet.iter_mut().zip(TABLES) {
-        match host::read_parsed(&paths.proc(file), parse_inet_table) {
-            Ok(sockets) => *slot = sockets,
-            Err(e) if family == "ipv6" && e.is_not_found() => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if unix {
-        out.unix = Some(count_unix_table(&host::read(&paths.proc("net/unix"))?));
+    for &part in Part::all(unix) {
+        read_procfs_part(paths, part, &mut out)?;
     }
     Ok(out)
 }
 
-/// Reads the same through netlink.
-pub fn read_netlink(diag: &mut SockDiag, unix: bool) -> std::io::Result<Sockets> {
-    let mut out = Sockets::default();
-    for (slot, (_, _, family, protocol, _)) in out.inet.iter_mut().zip(TABLES) {
-        *slot = diag.inet(family, protocol)?;
+fn read_procfs_part(paths: &HostPaths, part: Part, out: &mut Sockets) -> Result<(), HostError> {
+    for &i in part.tables() {
+        let (_, family, file) = TABLES[i];
+        out.inet[i] = match host::read_parsed(&paths.proc(file), parse_inet_table) {
+            Ok(sockets) => sockets,
+            Err(e) if family == "ipv6" && e.is_not_found() => Vec::new(),
+            Err(e) => return Err(e),
+        };
     }
-    if unix {
-        out.unix = Some(diag.unix_count()?);
+    if part == Part::Unix {
+        out.unix = Some(count_unix_table(&host::read(&paths.proc("net/unix"))?));
+    }
+    Ok(())
+}
+
+/// Reads the same through netlink.
+pub fn read_netlink(diag: &mut dyn Netlink, unix: bool) -> Result<Sockets, DiagError> {
+    let mut out = Sockets::default();
+    for &part in Part::all(unix) {
+        read_netlink_part(diag, part, &mut out)?;
     }
     Ok(out)
+}
+
+fn read_netlink_part(
+    diag: &mut dyn Netlink,
+    part: Part,
+    out: &mut Sockets,
+) -> Result<(), DiagError> {
+    match part {
+        Part::Tcp => [out.inet[0], out.inet[1]] = diag.tcp()?,
+        Part::Udp4 => out.inet[2] = diag.udp(AF_INET)?,
+        Part::Udp6 => out.inet[3] = diag.udp(AF_INET6)?,
+        Part::Unix => out.unix = Some(diag.unix_count()?),
+    }
+    Ok(())
 }
 
 /// Adds the counts to `out`: every TCP state of both families (zeros included), then UDP
@@ -182,54 +263,78 @@ pub fn listeners(sockets: &Sockets, max: usize, out: &mut Snapshot) -> usize {
 pub struct ConnectionsCollector {
     paths: HostPaths,
     settings: Settings,
-    diag: Option<SockDiag>,
+    /// None when every part is read from /proc/net.
+    netlink: Option<Box<dyn Netlink>>,
+    /// Parts the kernel refused to dump under `source = "auto"`, read from /proc/net since.
+    refused: Vec<Part>,
 }
 
 impl ConnectionsCollector {
     pub fn new(paths: HostPaths, settings: &Settings) -> Self {
-        let want_netlink = match settings.source {
+        let netlink = match settings.source {
             Source::Netlink => true,
             Source::Procfs => false,
             Source::Auto => paths.procfs_is_live(),
         };
-        let diag = if want_netlink {
-            match SockDiag::open() {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    info!(collector = "connections", error = %e, "netlink sock_diag unavailable; reading /proc/net");
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        // The socket is opened by the first collection; every receive gives up at the
+        // collection's timeout, so a dump never outlives it by much.
+        let netlink =
+            netlink.then(|| Box::new(SockDiag::new(settings.timeout.0)) as Box<dyn Netlink>);
+        Self::with_netlink(paths, settings, netlink)
+    }
+
+    fn with_netlink(
+        paths: HostPaths,
+        settings: &Settings,
+        netlink: Option<Box<dyn Netlink>>,
+    ) -> Self {
         Self {
             paths,
             settings: settings.clone(),
-            diag,
+            netlink,
+            refused: Vec::new(),
         }
     }
 
-    /// True when sockets are listed through netlink.
-    pub fn uses_netlink(&self) -> bool {
-        self.diag.is_some()
-    }
-
+    /// Each part from netlink, or from /proc/net when it has none or (under `auto`) the
+    /// kernel refused it. Any other netlink failure fails the collection; the next one
+    /// asks netlink again, on a new socket.
     fn read(&mut self) -> Result<Sockets, HostError> {
-        let unix = self.settings.unix;
-        match (&mut self.diag, self.settings.source) {
-            (Some(diag), _) => read_netlink(diag, unix).map_err(|source| HostError::Read {
-                path: "netlink sock_diag".into(),
-                source,
-            }),
-            (None, Source::Netlink) => Err(HostError::Read {
-                path: "netlink sock_diag".into(),
-                source: std::io::Error::other(
-                    "source = \"netlink\" but the socket could not be opened",
-                ),
-            }),
-            (None, _) => read_procfs(&self.paths, unix),
+        let mut out = Sockets::default();
+        let auto = self.settings.source == Source::Auto;
+        for &part in Part::all(self.settings.unix) {
+            let refused = self.refused.contains(&part);
+            if let Some(diag) = self.netlink.as_deref_mut().filter(|_| !refused) {
+                match read_netlink_part(diag, part, &mut out) {
+                    Ok(()) => continue,
+                    Err(e @ DiagError::Unavailable(_)) if auto => {
+                        warn!(collector = "connections", error = %e, "netlink sock_diag unavailable; reading /proc/net from now on");
+                        self.netlink = None;
+                    }
+                    Err(e @ DiagError::Refused(_)) if auto => {
+                        warn!(collector = "connections", part = part.name(), error = %e, "the kernel does not dump these sockets through netlink; reading them from /proc/net from now on");
+                        self.refused.push(part);
+                    }
+                    Err(e) => return Err(netlink_error(part, e)),
+                }
+            }
+            read_procfs_part(&self.paths, part, &mut out)?;
         }
+        Ok(out)
+    }
+}
+
+fn netlink_error(part: Part, e: DiagError) -> HostError {
+    let path = format!("netlink sock_diag ({} dump)", part.name()).into();
+    match e {
+        DiagError::Malformed(detail) => HostError::Parse {
+            path,
+            detail: detail.0,
+        },
+        e => HostError::Read {
+            path,
+            source: std::io::Error::other(e),
+        },
     }
 }
 
@@ -344,10 +449,11 @@ mod tests {
 
     #[test]
     fn netlink_agrees_with_procfs_on_this_host() {
-        let Ok(mut diag) = SockDiag::open() else {
-            eprintln!("netlink sock_diag unavailable; skipped");
+        let mut diag = SockDiag::new(std::time::Duration::from_secs(5));
+        if let Err(e) = diag.unix_count() {
+            eprintln!("netlink sock_diag unavailable ({e}); skipped");
             return;
-        };
+        }
         let paths = HostPaths::default();
         let counts = |s: &Sockets| {
             let mut snap = Snapshot::default();
@@ -378,5 +484,175 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("netlink counts kept falling outside the /proc counts around them");
+    }
+
+    /// A netlink side whose dumps fail as `fail` says, recording which parts it was asked.
+    struct Fake {
+        fail: fn(Part) -> Option<DiagError>,
+        asked: std::sync::Arc<std::sync::Mutex<Vec<Part>>>,
+    }
+
+    impl Fake {
+        fn answer<T>(&mut self, part: Part, sockets: T) -> Result<T, DiagError> {
+            self.asked.lock().unwrap().push(part);
+            (self.fail)(part).map_or(Ok(sockets), Err)
+        }
+    }
+
+    fn sockets(state: u8, local: &str, n: usize) -> Vec<InetSocket> {
+        let local = local.parse().unwrap();
+        vec![InetSocket { state, local }; n]
+    }
+
+    impl Netlink for Fake {
+        fn tcp(&mut self) -> Result<[Vec<InetSocket>; 2], DiagError> {
+            let answer = [sockets(1, "10.0.0.1:22", 4), sockets(10, "[::]:80", 1)];
+            self.answer(Part::Tcp, answer)
+        }
+        fn udp(&mut self, family: u8) -> Result<Vec<InetSocket>, DiagError> {
+            match family {
+                AF_INET => self.answer(Part::Udp4, sockets(7, "0.0.0.0:53", 5)),
+                _ => self.answer(Part::Udp6, sockets(7, "[::]:53", 7)),
+            }
+        }
+        fn unix_count(&mut self) -> Result<usize, DiagError> {
+            self.answer(Part::Unix, 9)
+        }
+    }
+
+    fn refused() -> DiagError {
+        DiagError::Refused(std::io::Error::from_raw_os_error(2))
+    }
+
+    /// A collector over the modern fixture whose netlink side is a [`Fake`], and the parts
+    /// the fake was asked for.
+    fn faked(
+        source: Source,
+        fail: fn(Part) -> Option<DiagError>,
+    ) -> (
+        ConnectionsCollector,
+        std::sync::Arc<std::sync::Mutex<Vec<Part>>>,
+    ) {
+        let asked = std::sync::Arc::default();
+        let fake = Fake {
+            fail,
+            asked: std::sync::Arc::clone(&asked),
+        };
+        let settings = Settings {
+            source,
+            ..Settings::default()
+        };
+        let c =
+            ConnectionsCollector::with_netlink(fixture("modern"), &settings, Some(Box::new(fake)));
+        (c, asked)
+    }
+
+    /// How many warnings `f` logs.
+    fn warnings(f: impl FnOnce()) -> usize {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tracing_subscriber::layer::{Context, SubscriberExt};
+        struct Count(std::sync::Arc<AtomicUsize>);
+        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+            fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+                if *event.metadata().level() == tracing::Level::WARN {
+                    self.0.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let n = std::sync::Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(Count(std::sync::Arc::clone(&n)));
+        tracing::subscriber::with_default(subscriber, f);
+        n.load(Ordering::Relaxed)
+    }
+
+    fn collect(c: &mut ConnectionsCollector) -> Result<Snapshot, HostError> {
+        let mut s = Snapshot::default();
+        c.collect(&mut s).map(|()| s)
+    }
+
+    #[test]
+    fn under_auto_a_refused_dump_is_read_from_proc_net_and_asked_for_once() {
+        let (mut c, asked) = faked(Source::Auto, |p| (p == Part::Udp6).then(refused));
+        let mut snaps = Vec::new();
+        let warned = warnings(|| {
+            for _ in 0..3 {
+                snaps.push(collect(&mut c).unwrap());
+            }
+        });
+        assert_eq!(warned, 1, "a warning the first time only");
+        use Part::*;
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [Tcp, Udp4, Udp6, Unix, Tcp, Udp4, Unix, Tcp, Udp4, Unix]
+        );
+        for s in &snaps {
+            let tcp = |fam, state| value(s, &[(TRANSPORT, "tcp"), (FAMILY, fam), (STATE, state)]);
+            // TCP, UDP over IPv4 and unix from the fake, UDP over IPv6 from the fixture.
+            assert_eq!(tcp("ipv4", "established"), Some(4.0));
+            assert_eq!(tcp("ipv4", "listen"), Some(0.0));
+            assert_eq!(tcp("ipv6", "listen"), Some(1.0));
+            assert_eq!(value(s, &[(TRANSPORT, "udp"), (FAMILY, "ipv4")]), Some(5.0));
+            assert_eq!(value(s, &[(TRANSPORT, "udp"), (FAMILY, "ipv6")]), Some(1.0));
+            assert_eq!(value(s, &[(TRANSPORT, "unix")]), Some(9.0));
+            assert_eq!(s.series_count(), 2 * TCP_STATES.len() + 3);
+        }
+    }
+
+    #[test]
+    fn under_auto_without_a_socket_every_part_is_read_from_proc_net() {
+        let unavailable = |_| {
+            Some(DiagError::Unavailable(std::io::Error::from_raw_os_error(
+                97,
+            )))
+        };
+        let (mut c, asked) = faked(Source::Auto, unavailable);
+        let mut snaps = Vec::new();
+        let warned = warnings(|| {
+            snaps.push(collect(&mut c).unwrap());
+            snaps.push(collect(&mut c).unwrap());
+        });
+        assert_eq!((warned, asked.lock().unwrap().len()), (1, 1));
+        let mut from_files = Snapshot::default();
+        count(
+            &read_procfs(&fixture("modern"), true).unwrap(),
+            &mut from_files,
+        );
+        for s in snaps {
+            assert_eq!(s.families[0].samples, from_files.families[0].samples);
+        }
+    }
+
+    #[test]
+    fn under_netlink_a_refusal_is_an_error_of_the_collector_every_time() {
+        let (mut c, asked) = faked(Source::Netlink, |p| (p == Part::Udp4).then(refused));
+        for _ in 0..2 {
+            let err = collect(&mut c).unwrap_err();
+            assert_eq!(err.kind(), "read");
+            assert!(err.to_string().contains("udp ipv4"), "{err}");
+        }
+        use Part::*;
+        assert_eq!(*asked.lock().unwrap(), [Tcp, Udp4, Tcp, Udp4]);
+        let unavailable = |_| {
+            Some(DiagError::Unavailable(std::io::Error::from_raw_os_error(
+                97,
+            )))
+        };
+        let (mut c, _) = faked(Source::Netlink, unavailable);
+        assert_eq!(collect(&mut c).unwrap_err().kind(), "read");
+    }
+
+    #[test]
+    fn under_auto_a_failed_dump_is_an_error_not_a_fallback() {
+        let timeout =
+            |p| (p == Part::Tcp).then(|| DiagError::Failed(std::io::ErrorKind::TimedOut.into()));
+        let (mut c, asked) = faked(Source::Auto, timeout);
+        assert_eq!(collect(&mut c).unwrap_err().kind(), "read");
+        assert_eq!(collect(&mut c).unwrap_err().kind(), "read");
+        assert_eq!(*asked.lock().unwrap(), [Part::Tcp, Part::Tcp]);
+        let garbled = |p| {
+            (p == Part::Unix).then(|| DiagError::Malformed(crate::host::ParseError("x".into())))
+        };
+        let (mut c, _) = faked(Source::Auto, garbled);
+        assert_eq!(collect(&mut c).unwrap_err().kind(), "parse");
     }
 }

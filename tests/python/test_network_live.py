@@ -25,42 +25,74 @@ INTERVAL = 1.0
 N = 5  # established loopback connections, two sockets each
 
 
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+IPV6 = ipv6_loopback()
+
+
 class OwnSockets:
-    """A TCP listener on 127.0.0.1, N connections to it, and a bound UDP socket."""
+    """TCP listeners with N connections each, on 127.0.0.1 and (with IPv6) on ::1, an IPv6
+    listener on the IPv4-mapped ::ffff:127.0.0.1 with one connection from an IPv4 socket,
+    and a bound UDP socket. Both TCP families come from the collector's one netlink dump."""
 
     def __init__(self):
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(N)
-        self.port = self.listener.getsockname()[1]
-        self.clients, self.servers = [], []
-        for _ in range(N):
-            c = socket.create_connection(("127.0.0.1", self.port))
-            self.clients.append(c)
-            self.servers.append(self.listener.accept()[0])
+        self.listeners, self.clients, self.servers = [], [], []
+        self.addresses = []  # (local address, port) of each listener
+        self.listen(socket.AF_INET, "127.0.0.1", "127.0.0.1", N)
+        if IPV6:
+            self.listen(socket.AF_INET6, "::1", "::1", N)
+            # The accepted socket is IPv6 with a mapped address; the client is IPv4.
+            self.listen(socket.AF_INET6, "::ffff:127.0.0.1", "127.0.0.1", 1)
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind(("127.0.0.1", 0))
         self.udp_port = self.udp.getsockname()[1]
 
+    def listen(self, family, address, connect_to, n):
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.bind((address, 0))
+        listener.listen(n)
+        port = listener.getsockname()[1]
+        self.listeners.append(listener)
+        self.addresses.append((address, port))
+        for _ in range(n):
+            self.clients.append(socket.create_connection((connect_to, port)))
+            self.servers.append(listener.accept()[0])
+
     def ports(self):
-        return (self.port, self.udp_port)
+        return tuple(port for _, port in self.addresses) + (self.udp_port,)
 
     def expected(self):
-        return Counter({
+        counts = Counter({
             ("tcp", "ipv4", "listen"): 1,
             ("tcp", "ipv4", "established"): 2 * N,
             ("udp", "ipv4", ""): 1,
         })
+        if IPV6:
+            counts[("tcp", "ipv6", "listen")] += 2
+            counts[("tcp", "ipv6", "established")] += 2 * N + 1
+            counts[("tcp", "ipv4", "established")] += 1
+        return counts
 
     def close(self):
-        # The accepted side closes first, so TIME_WAIT lands on it (port self.port).
-        for s in self.servers + self.clients + [self.listener, self.udp]:
+        # The accepted side closes first, so TIME_WAIT lands on it (a listener's port).
+        for s in self.servers + self.clients + self.listeners + [self.udp]:
             s.close()
 
 
 # The counts the test's sockets move; TIME_WAIT, which other sockets enter and leave all the
 # time on a busy machine, is not one of them.
-KEYS = [("tcp", "ipv4", "listen"), ("tcp", "ipv4", "established"), ("udp", "ipv4", "")]
+KEYS = [
+    ("tcp", "ipv4", "listen"), ("tcp", "ipv4", "established"),
+    ("tcp", "ipv6", "listen"), ("tcp", "ipv6", "established"),
+    ("udp", "ipv4", ""),
+]
 
 
 def reading(daemon, ports):
@@ -100,7 +132,8 @@ def test_own_sockets_move_the_counts_by_exactly_that_much(start_vitals):
         for (n, l) in samples
         if n == "system_network_listener_info"
     }
-    assert ("tcp", "127.0.0.1", str(own.port)) in listeners
+    for address, port in own.addresses:
+        assert ("tcp", address, str(port)) in listeners
     assert ("udp", "127.0.0.1", str(own.udp_port)) in listeners
 
 
@@ -132,6 +165,8 @@ def test_netlink_and_procfs_sources_agree():
         assert not outside, f"(procfs, netlink, procfs) {outside}"
         assert set(netlink) == set(lo), "the same series from both sources"
         assert netlink[("tcp", "ipv4", "established")] >= 2 * N
+        if IPV6:
+            assert netlink[("tcp", "ipv6", "established")] >= 2 * N + 1
         assert netlink[("unix", "", "")] > 0
     finally:
         own.close()
