@@ -117,6 +117,14 @@ pub fn read(path: &Path) -> Result<String, HostError> {
     })
 }
 
+/// The file's bytes, for tables whose names need not be UTF-8 (the mount table).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, HostError> {
+    std::fs::read(path).map_err(|source| HostError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Reads and parses in one step, attaching the path to either failure.
 pub fn read_parsed<T>(
     path: &Path,
@@ -228,7 +236,7 @@ mod tests {
             (
                 include_str!("../../tests/fixtures/filesystem-mounts/mounts"),
                 |t| {
-                    if let Ok(m) = super::mounts::parse_mounts(t) {
+                    if let Ok(m) = super::mounts::parse_mounts(t.as_bytes()) {
                         drop(super::mounts::distinct(&m, |_| true));
                     }
                     drop(super::mounts::partition_name(t, 8, 0));
