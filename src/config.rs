@@ -203,10 +203,12 @@ impl Config {
         crate::otlp::settings::resolve(&self.otlp, &|name| std::env::var(name).ok())
     }
 
-    /// What every collector is built with.
+    /// What every collector is built with, with a new pool of statvfs helpers (the daemon
+    /// makes one and keeps it across reloads: [`crate::runner::Runner`]).
     pub fn context(&self) -> Context {
         Context {
             paths: self.host_paths(),
+            statfs: std::sync::Arc::new(crate::statfs::StatfsPool::new()),
         }
     }
 

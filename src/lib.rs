@@ -17,6 +17,7 @@ pub mod registry;
 pub mod runner;
 pub mod self_metrics;
 pub mod snapshot;
+pub mod statfs;
 
 /// Every metric vitals can export, grouped by collector, self-metrics last.
 pub fn full_catalog() -> Vec<(&'static str, &'static [&'static catalog::MetricDesc])> {

@@ -91,6 +91,9 @@ enum Command {
     },
     /// Print the metrics catalog as a Markdown table (docs/metrics.md)
     ListMetrics,
+    /// Serve statvfs(2) to the daemon on standard input and output (vitals::statfs)
+    #[command(hide = true)]
+    StatfsHelper,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -104,6 +107,7 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run) {
+        Command::StatfsHelper => vitals::statfs::helper_main(),
         Command::PrintDefaultConfig => {
             print!("{}", vitals::config::DEFAULT_TOML);
             ExitCode::SUCCESS

@@ -178,7 +178,10 @@ impl Runner {
     /// changed one is rebuilt; an enabled or disabled one is started or stopped, its series
     /// appearing or going.
     pub fn apply(&mut self, config: &Config) -> Changes {
-        let ctx = config.context();
+        let ctx = Context {
+            paths: config.host_paths(),
+            statfs: self.ctx.statfs.clone(),
+        };
         let new = &config.collectors;
         let mut changes = Changes::default();
         if new.stale_after != self.collectors.stale_after {

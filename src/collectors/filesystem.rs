@@ -6,18 +6,23 @@
 //! namespace. `<procfs>/self/mounts` (what psutil reads) is the fallback when pid 1's table
 //! cannot be read. statvfs runs on `<rootfs>/<mount point>`; labels show the host's path.
 //!
+//! Mount points and devices are the kernel's bytes, which need not be UTF-8: statvfs gets
+//! them as they are, and labels (and the `mountpoints` filter, which matches the label)
+//! show them through [`escape`]: a name that is not plain UTF-8 has `\xNN` for each invalid
+//! byte and `\\` for each backslash, reversibly.
+//!
 //! A dead NFS, CIFS or FUSE server makes statvfs block forever (psutil and df hang with it).
-//! Each statvfs therefore runs on its own thread and is waited for at most `statfs_timeout`.
-//! A mount that does not answer is marked stuck: later ticks leave it alone (its one blocked
-//! thread is all it ever costs) and export `vitals_filesystem_stuck` for it, until the
-//! blocked call returns and the mount is read again.
+//! statvfs therefore runs in a helper process ([`crate::statfs`]), each mount waited for at
+//! most `statfs_timeout`. A mount that does not answer is marked stuck: its helper is left
+//! blocked (that one process is all it ever costs), later ticks leave the mount alone and
+//! export `vitals_filesystem_stuck` for it, until that helper exits and the mount is read
+//! again. The helpers and the stuck set live in a [`StatfsPool`] that outlives collectors,
+//! so a collector rebuilt by a config reload does not ask a blocked mount again.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::Instant;
+use std::sync::Arc;
 
 use rustix::fs::StatVfs;
 
@@ -25,9 +30,11 @@ use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
 use crate::interval::Interval;
 use crate::filter::Filter;
+use crate::host::bytes::escape;
 use crate::host::mounts::{Mount, distinct, parse_mounts, partition_name};
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::{ErrorKind, Snapshot};
+use crate::statfs::{Outcome, StatfsPool};
 
 /// Mount points left out by default: the kernel's pseudo trees, per-user runtime mounts,
 /// and the volumes and layers container runtimes mount for their containers.
@@ -46,7 +53,7 @@ super::settings::plain_settings!(
     10,
     /// Longest wait for one mount's statvfs; must be shorter than `timeout`.
     statfs_timeout: Interval = Interval::secs(5),
-    /// Which mount points (the host's paths) are exported.
+    /// Which mount points (the host's paths, as the label shows them) are exported.
     mountpoints: Filter = Filter::new(None, Some(DEFAULT_MOUNTPOINT_EXCLUDE)),
     /// Which filesystem types are exported.
     fs_types: Filter = Filter::new(None, Some(DEFAULT_FS_TYPE_EXCLUDE)),
@@ -71,11 +78,21 @@ const TYPE: &str = "system.filesystem.type";
 const MODE: &str = "system.filesystem.mode";
 const STATE: &str = "system.filesystem.state";
 
+/// How the labels show names that are not UTF-8, appended to each help text.
+macro_rules! escaping {
+    () => {
+        " (a device or mount point that is not UTF-8 is escaped: \\xNN per invalid byte, \\\\ per backslash)"
+    };
+}
+
 pub static USAGE: MetricDesc = MetricDesc {
     name: "system.filesystem.usage",
     unit: "By",
     instrument: Instrument::UpDownCounter,
-    help: "Filesystem space by state: used = (f_blocks - f_bfree) x f_frsize and free = f_bavail x f_frsize as psutil computes them; reserved (for root) = total - used - free, so the states sum to the limit",
+    help: concat!(
+        "Filesystem space by state: used = (f_blocks - f_bfree) x f_frsize and free = f_bavail x f_frsize as psutil computes them; reserved (for root) = total - used - free, so the states sum to the limit",
+        escaping!()
+    ),
     attributes: &[DEVICE, MOUNTPOINT, TYPE, MODE, STATE],
     source: "disk_usage(mountpoint).used, .free; disk_partitions() for the labels",
     extension: false,
@@ -85,7 +102,7 @@ pub static LIMIT: MetricDesc = MetricDesc {
     name: "system.filesystem.limit",
     unit: "By",
     instrument: Instrument::UpDownCounter,
-    help: "Filesystem size, f_blocks x f_frsize",
+    help: concat!("Filesystem size, f_blocks x f_frsize", escaping!()),
     attributes: &[DEVICE, MOUNTPOINT, TYPE, MODE],
     source: "disk_usage(mountpoint).total",
     extension: false,
@@ -95,7 +112,10 @@ pub static UTILIZATION: MetricDesc = MetricDesc {
     name: "system.filesystem.utilization",
     unit: "1",
     instrument: Instrument::Gauge,
-    help: "Share of the space an unprivileged user can have (used + free, without the reserved blocks) by state; state used is psutil's percent / 100 (unrounded), what df shows as Use%",
+    help: concat!(
+        "Share of the space an unprivileged user can have (used + free, without the reserved blocks) by state; state used is psutil's percent / 100 (unrounded), what df shows as Use%",
+        escaping!()
+    ),
     attributes: &[DEVICE, MOUNTPOINT, TYPE, MODE, STATE],
     source: "disk_usage(mountpoint).percent",
     extension: false,
@@ -105,7 +125,10 @@ pub static INODES_USAGE: MetricDesc = MetricDesc {
     name: "system.filesystem.inodes.usage",
     unit: "{inode}",
     instrument: Instrument::UpDownCounter,
-    help: "Inodes by state: used = f_files - f_ffree, free = f_ffree (as df -i); 0 on filesystems without an inode table",
+    help: concat!(
+        "Inodes by state: used = f_files - f_ffree, free = f_ffree (as df -i); 0 on filesystems without an inode table",
+        escaping!()
+    ),
     attributes: &[DEVICE, MOUNTPOINT, TYPE, MODE, STATE],
     source: "os.statvfs(mountpoint).f_files, .f_ffree",
     extension: true,
@@ -115,7 +138,7 @@ pub static INODES_LIMIT: MetricDesc = MetricDesc {
     name: "system.filesystem.inodes.limit",
     unit: "{inode}",
     instrument: Instrument::UpDownCounter,
-    help: "Inodes the filesystem can hold, f_files",
+    help: concat!("Inodes the filesystem can hold, f_files", escaping!()),
     attributes: &[DEVICE, MOUNTPOINT, TYPE, MODE],
     source: "os.statvfs(mountpoint).f_files",
     extension: true,
@@ -125,7 +148,10 @@ pub static STUCK: MetricDesc = MetricDesc {
     name: "vitals.filesystem.stuck",
     unit: "",
     instrument: Instrument::Gauge,
-    help: "1 for a mount whose statvfs did not answer within statfs_timeout (a dead NFS, CIFS or FUSE server); it is not read again until the blocked call returns, and has no usage series meanwhile",
+    help: concat!(
+        "1 for a mount whose statvfs did not answer within statfs_timeout (a dead NFS, CIFS or FUSE server); its helper process is left blocked, the mount is not read again until that process exits, and it has no usage series meanwhile",
+        escaping!()
+    ),
     attributes: &[DEVICE, MOUNTPOINT, TYPE],
     source: "vitals",
     extension: true,
@@ -140,37 +166,37 @@ pub static CATALOG: &[&MetricDesc] = &[
     &STUCK,
 ];
 
-/// Name of the threads that run statvfs, so that a blocked one can be found in
-/// `/proc/<pid>/task/*/comm`.
-pub const STATFS_THREAD: &str = "vitals-statfs";
-
 pub struct FilesystemCollector {
     paths: HostPaths,
     settings: Settings,
-    /// Mounts whose statvfs has not returned, by mount point, with the thread blocked in it.
-    stuck: HashMap<String, JoinHandle<()>>,
-    /// statvfs(2); tests put a call that blocks in its place.
-    statvfs: fn(&Path) -> rustix::io::Result<StatVfs>,
+    /// The statvfs helpers and the mounts they are blocked on; shared across rebuilds.
+    pool: Arc<StatfsPool>,
 }
 
 impl FilesystemCollector {
+    /// A collector with a pool of its own. The daemon should share one pool between the
+    /// collectors it builds ([`FilesystemCollector::with_pool`]): a collector with its own
+    /// pool does not know the mounts an earlier one left stuck.
     pub fn new(paths: HostPaths, settings: &Settings) -> Self {
+        Self::with_pool(paths, settings, Arc::new(StatfsPool::new()))
+    }
+
+    pub fn with_pool(paths: HostPaths, settings: &Settings, pool: Arc<StatfsPool>) -> Self {
         Self {
             paths,
             settings: settings.clone(),
-            stuck: HashMap::new(),
-            statvfs: |path| rustix::fs::statvfs(path),
+            pool,
         }
     }
 
     /// The host's mount table: pid 1's, else this process's.
     fn mount_table(&self) -> Result<Vec<Mount>, HostError> {
         let init = self.paths.proc("1/mounts");
-        let (path, text) = match host::read(&init) {
+        let (path, text) = match host::read_bytes(&init) {
             Ok(text) => (init, text),
             Err(_) => {
                 let own = self.paths.proc("self/mounts");
-                let text = host::read(&own)?;
+                let text = host::read_bytes(&own)?;
                 (own, text)
             }
         };
@@ -185,56 +211,15 @@ impl FilesystemCollector {
         partition_name(&text, rustix::fs::major(dev), rustix::fs::minor(dev))
     }
 
-    /// statvfs of each mount on its own thread; `None` for those that did not answer in
-    /// time (now marked stuck) or were stuck already.
-    fn stat_all(
-        &mut self,
-        mounts: &[Mount],
-        out: &mut Snapshot,
-    ) -> Vec<Option<rustix::io::Result<StatVfs>>> {
-        self.stuck.retain(|_, thread| !thread.is_finished());
-        let (tx, rx) = mpsc::channel();
-        let mut threads: Vec<Option<JoinHandle<()>>> = Vec::with_capacity(mounts.len());
-        for (i, m) in mounts.iter().enumerate() {
-            if self.stuck.contains_key(&m.mountpoint) {
-                threads.push(None);
-                continue;
-            }
-            let path: PathBuf = self.paths.root(&m.mountpoint);
-            let tx = tx.clone();
-            let statvfs = self.statvfs;
-            let spawned = std::thread::Builder::new()
-                .name(STATFS_THREAD.into())
-                .spawn(move || {
-                    // The receiver is gone when the answer came too late: nothing to do.
-                    let _ = tx.send((i, statvfs(&path)));
-                });
-            match spawned {
-                Ok(thread) => threads.push(Some(thread)),
-                Err(e) => {
-                    out.skip(
-                        ErrorKind::Thread,
-                        format!("starting statvfs of {}: {e}", m.mountpoint),
-                    );
-                    threads.push(None);
-                }
-            }
-        }
-        drop(tx);
-        let mut results: Vec<Option<rustix::io::Result<StatVfs>>> =
-            mounts.iter().map(|_| None).collect();
-        let deadline = Instant::now() + self.settings.statfs_timeout.0;
-        while let Ok((i, result)) =
-            rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            results[i] = Some(result);
-        }
-        for ((m, result), thread) in mounts.iter().zip(&results).zip(threads) {
-            if let (None, Some(thread)) = (result, thread) {
-                self.stuck.insert(m.mountpoint.clone(), thread);
-            }
-        }
-        results
+    /// Where statvfs finds a mount point of the host: under `rootfs`.
+    fn host_path(&self, mountpoint: &[u8]) -> PathBuf {
+        let start = mountpoint
+            .iter()
+            .position(|b| *b != b'/')
+            .unwrap_or(mountpoint.len());
+        self.paths
+            .rootfs
+            .join(OsStr::from_bytes(&mountpoint[start..]))
     }
 }
 
@@ -286,47 +271,46 @@ impl Collector for FilesystemCollector {
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let s = &self.settings;
         let mut mounts = distinct(&self.mount_table()?, |m| {
-            s.mountpoints.allows(&m.mountpoint) && s.fs_types.allows(&m.fstype)
+            s.mountpoints.allows(&escape(&m.mountpoint)) && s.fs_types.allows(&m.fstype)
         });
-        if mounts
-            .iter()
-            .any(|m| m.device == "/dev/root" || m.device == "rootfs")
+        let is_root = |m: &Mount| m.device == b"/dev/root" || m.device == b"rootfs";
+        if mounts.iter().any(is_root)
             && let Some(dev) = self.root_device()
         {
-            for m in mounts
-                .iter_mut()
-                .filter(|m| m.device == "/dev/root" || m.device == "rootfs")
-            {
-                m.device = dev.clone();
+            for m in mounts.iter_mut().filter(|m| is_root(m)) {
+                m.device = dev.clone().into_bytes();
             }
         }
-        let results = self.stat_all(&mounts, out);
-        let timeout = self.settings.statfs_timeout;
-        for (m, result) in mounts.iter().zip(results) {
+        let targets: Vec<PathBuf> = mounts
+            .iter()
+            .map(|m| self.host_path(&m.mountpoint))
+            .collect();
+        let outcomes = self.pool.statvfs(&targets, s.statfs_timeout.0);
+        for ((m, target), outcome) in mounts.iter().zip(&targets).zip(outcomes) {
+            let device = escape(&m.device);
+            let mountpoint = escape(&m.mountpoint);
             let labels = [
-                (DEVICE, m.device.as_str()),
-                (MOUNTPOINT, m.mountpoint.as_str()),
+                (DEVICE, &*device),
+                (MOUNTPOINT, &*mountpoint),
                 (TYPE, m.fstype.as_str()),
                 (MODE, m.mode()),
             ];
-            match result {
-                Some(Ok(st)) => export_usage(&st, &labels, out),
-                Some(Err(e)) => out.skip(
-                    ErrorKind::Read,
-                    format!("statvfs {}: {e}", self.paths.root(&m.mountpoint).display()),
-                ),
-                None if self.stuck.contains_key(&m.mountpoint) => {
+            let target = escape(target.as_os_str().as_bytes());
+            match outcome {
+                Outcome::Stat(st) => export_usage(&st, &labels, out),
+                Outcome::Failed(e) => out.skip(ErrorKind::Read, format!("statvfs {target}: {e}")),
+                // The helper could not be started or died: the mount could not be read.
+                Outcome::NoHelper(e) => out.skip(ErrorKind::Read, format!("statvfs {target}: {e}")),
+                Outcome::Stuck => {
                     out.add(&STUCK, &labels[..3], 1.0);
                     out.skip(
                         ErrorKind::Timeout,
                         format!(
-                            "statvfs of {} did not answer within {timeout}; not read again until it returns",
-                            m.mountpoint
+                            "statvfs of {mountpoint} did not answer within {}; not read again until it returns",
+                            s.statfs_timeout
                         ),
                     );
                 }
-                // No thread could be started: already recorded by stat_all.
-                None => {}
             }
         }
         Ok(())
@@ -336,15 +320,33 @@ impl Collector for FilesystemCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
-    fn fixture_collector(mounts: &str) -> (tempdir::Dir, FilesystemCollector) {
+    fn real_statvfs(path: &Path) -> rustix::io::Result<StatVfs> {
+        rustix::fs::statvfs(path)
+    }
+
+    fn fixture_collector(mounts: &[u8]) -> (tempdir::Dir, FilesystemCollector) {
+        fixture_collector_with(
+            mounts,
+            Settings::default(),
+            StatfsPool::in_process(real_statvfs),
+        )
+    }
+
+    fn fixture_collector_with(
+        mounts: &[u8],
+        settings: Settings,
+        pool: StatfsPool,
+    ) -> (tempdir::Dir, FilesystemCollector) {
         let dir = tempdir::Dir::new();
         std::fs::create_dir_all(dir.0.join("proc/self")).unwrap();
         std::fs::write(dir.0.join("proc/self/mounts"), mounts).unwrap();
         let paths = HostPaths::under(&dir.0);
-        (dir, FilesystemCollector::new(paths, &Settings::default()))
+        let c = FilesystemCollector::with_pool(paths, &settings, Arc::new(pool));
+        (dir, c)
     }
 
     mod tempdir {
@@ -386,13 +388,13 @@ mod tests {
 
     #[test]
     fn default_filters_keep_disks_network_and_fuse() {
-        let table = include_str!("../../tests/fixtures/filesystem-mounts/mounts");
+        let table = include_bytes!("../../tests/fixtures/filesystem-mounts/mounts");
         let s = Settings::default();
         let kept: Vec<String> = distinct(&parse_mounts(table).unwrap(), |m| {
-            s.mountpoints.allows(&m.mountpoint) && s.fs_types.allows(&m.fstype)
+            s.mountpoints.allows(&escape(&m.mountpoint)) && s.fs_types.allows(&m.fstype)
         })
         .into_iter()
-        .map(|m| m.mountpoint)
+        .map(|m| escape(&m.mountpoint).into_owned())
         .collect();
         assert_eq!(
             kept,
@@ -414,7 +416,7 @@ mod tests {
 
     #[test]
     fn usage_follows_psutil_and_labels_show_the_host_path() {
-        let (dir, mut c) = fixture_collector("/dev/sdz9 /data ext4 ro,relatime 0 0\n");
+        let (dir, mut c) = fixture_collector(b"/dev/sdz9 /data ext4 ro,relatime 0 0\n");
         std::fs::create_dir_all(dir.0.join("data")).unwrap();
         let mut s = Snapshot::default();
         c.collect(&mut s).unwrap();
@@ -437,24 +439,76 @@ mod tests {
     }
 
     #[test]
+    fn a_mount_point_that_is_not_utf8_is_read_and_its_label_escaped() {
+        let settings = Settings {
+            // The filter sees the label: the invalid byte as \xe9.
+            mountpoints: Filter::new(Some(r"/media/caf\\xe9.*"), None),
+            ..Settings::default()
+        };
+        let (dir, mut c) = fixture_collector_with(
+            b"/dev/sdz9 /media/caf\xe9\\040cr\xe8me vfat rw 0 0\n/dev/sdz8 /other ext4 rw 0 0\n",
+            settings,
+            StatfsPool::in_process(real_statvfs),
+        );
+        let real = dir.0.join(OsStr::from_bytes(b"media/caf\xe9 cr\xe8me"));
+        std::fs::create_dir_all(&real).unwrap();
+        let mut s = Snapshot::default();
+        c.collect(&mut s).unwrap();
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+        let labels = labels_of(&s, LIMIT.name);
+        assert_eq!(
+            labels,
+            [["/dev/sdz9", r"/media/caf\xe9 cr\xe8me", "vfat", "rw"].map(String::from)]
+        );
+        assert_eq!(
+            crate::host::bytes::unescape(&labels[0][1]),
+            b"/media/caf\xe9 cr\xe8me"
+        );
+        let st = rustix::fs::statvfs(&real).unwrap();
+        let limit = s.family(LIMIT.name).unwrap().samples[0].value;
+        assert_eq!(limit, (st.f_blocks * st.f_frsize) as f64);
+    }
+
+    #[test]
     fn an_unreadable_mount_is_skipped_and_the_rest_exported() {
         let (dir, mut c) =
-            fixture_collector("/dev/sdz9 /data ext4 rw 0 0\n/dev/sdz8 /gone ext4 rw 0 0\n");
+            fixture_collector(b"/dev/sdz9 /data ext4 rw 0 0\n/dev/sdz8 /gone ext4 rw 0 0\n");
         std::fs::create_dir_all(dir.0.join("data")).unwrap();
         let mut s = Snapshot::default();
         c.collect(&mut s).unwrap();
         assert_eq!(labels_of(&s, LIMIT.name).len(), 1);
         assert_eq!(s.skipped.len(), 1);
+        assert_eq!(s.skipped[0].kind, "read");
         assert!(s.skipped[0].detail.contains("gone"), "{:?}", s.skipped);
     }
 
     #[test]
+    fn without_a_helper_each_mount_is_a_read_skip() {
+        let (_dir, mut c) = fixture_collector_with(
+            b"/dev/sdz9 /data ext4 rw 0 0\n/dev/sdz8 /more ext4 rw 0 0\n",
+            Settings::default(),
+            StatfsPool::with_program("/nonexistent/vitals"),
+        );
+        let mut s = Snapshot::default();
+        c.collect(&mut s).unwrap();
+        assert!(s.family(LIMIT.name).is_none());
+        assert_eq!(s.skipped.len(), 2);
+        for skip in &s.skipped {
+            assert_eq!(skip.kind, "read");
+            assert!(
+                skip.detail.contains("starting the statfs helper"),
+                "{skip:?}"
+            );
+        }
+    }
+
+    #[test]
     fn pid_1_table_first_then_self() {
-        let (dir, c) = fixture_collector("/dev/a / ext4 rw 0 0\n");
-        assert_eq!(c.mount_table().unwrap()[0].device, "/dev/a");
+        let (dir, c) = fixture_collector(b"/dev/a / ext4 rw 0 0\n");
+        assert_eq!(c.mount_table().unwrap()[0].device, b"/dev/a");
         std::fs::create_dir_all(dir.0.join("proc/1")).unwrap();
         std::fs::write(dir.0.join("proc/1/mounts"), "/dev/b / ext4 rw 0 0\n").unwrap();
-        assert_eq!(c.mount_table().unwrap()[0].device, "/dev/b");
+        assert_eq!(c.mount_table().unwrap()[0].device, b"/dev/b");
     }
 
     static RELEASE: AtomicBool = AtomicBool::new(false);
@@ -472,13 +526,30 @@ mod tests {
     }
 
     #[test]
-    fn a_hung_mount_holds_one_thread_and_is_reported_until_it_returns() {
-        let (dir, mut c) =
-            fixture_collector("/dev/sdz9 /data ext4 rw 0 0\nnas:/x /hung nfs4 rw 0 0\n");
+    fn a_hung_mount_holds_one_helper_across_rebuilds_until_it_returns() {
+        let table = b"/dev/sdz9 /data ext4 rw 0 0\nnas:/x /hung nfs4 rw 0 0\n";
+        let settings = Settings {
+            statfs_timeout: Interval(Duration::from_millis(100)),
+            ..Settings::default()
+        };
+        let (dir, c) = fixture_collector_with(
+            table,
+            settings.clone(),
+            StatfsPool::in_process(hanging_statvfs),
+        );
         std::fs::create_dir_all(dir.0.join("data")).unwrap();
-        c.settings.statfs_timeout = Interval(Duration::from_millis(100));
-        c.statvfs = hanging_statvfs;
-        for _ in 0..5 {
+        let pool = c.pool.clone();
+        let mut c = Some(c);
+        for tick in 0..6 {
+            // A reload every other tick: a new collector on the same pool.
+            if tick % 2 == 1 {
+                c = Some(FilesystemCollector::with_pool(
+                    HostPaths::under(&dir.0),
+                    &settings,
+                    pool.clone(),
+                ));
+            }
+            let c = c.as_mut().unwrap();
             let start = Instant::now();
             let mut s = Snapshot::default();
             c.collect(&mut s).unwrap();
@@ -491,26 +562,32 @@ mod tests {
             assert_eq!(s.skipped.len(), 1);
             assert_eq!(s.skipped[0].kind, "timeout");
             assert!(s.skipped[0].detail.contains("/hung"));
+            assert_eq!(pool.stuck(), 1);
         }
         assert_eq!(
             HUNG_CALLS.load(Ordering::SeqCst),
             1,
-            "one blocked call, not one per tick"
+            "one blocked call, not one per tick or per collector"
         );
         RELEASE.store(true, Ordering::SeqCst);
+        let mut c = c.unwrap();
         let end = Instant::now() + Duration::from_secs(5);
-        while c.stuck.values().any(|t| !t.is_finished()) && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(5));
+        loop {
+            let mut s = Snapshot::default();
+            c.collect(&mut s).unwrap();
+            if s.family(STUCK.name).is_none() {
+                assert_eq!(
+                    labels_of(&s, LIMIT.name).len(),
+                    2,
+                    "read again once it returned"
+                );
+                break;
+            }
+            assert!(Instant::now() < end, "still stuck after its call returned");
+            std::thread::sleep(Duration::from_millis(20));
         }
-        let mut s = Snapshot::default();
-        c.collect(&mut s).unwrap();
-        assert!(s.family(STUCK.name).is_none());
-        assert_eq!(
-            labels_of(&s, LIMIT.name).len(),
-            2,
-            "read again once it returned"
-        );
         assert_eq!(HUNG_CALLS.load(Ordering::SeqCst), 2);
+        assert_eq!(pool.stuck(), 0);
     }
 
     #[test]

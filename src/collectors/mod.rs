@@ -41,10 +41,27 @@ pub struct Schedule {
     pub timeout: Duration,
 }
 
-/// What every collector is built with besides its own settings: where the host is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What every collector is built with besides its own settings: where the host is, and the
+/// daemon's one pool of statvfs helpers (which outlives the filesystem collectors a reload
+/// rebuilds, so a mount still blocked is never asked again).
+#[derive(Clone)]
 pub struct Context {
     pub paths: HostPaths,
+    pub statfs: std::sync::Arc<crate::statfs::StatfsPool>,
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.paths == other.paths && std::sync::Arc::ptr_eq(&self.statfs, &other.statfs)
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("paths", &self.paths)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A collector ready for the runner.
@@ -133,7 +150,7 @@ collectors! {
     host => |ctx, _s| host::HostCollector::new(ctx.paths.clone()),
     users => |ctx, s| users::UsersCollector::new(ctx.paths.clone(), s),
     processes => |ctx, _s| processes::ProcessesCollector::new(ctx.paths.clone()),
-    filesystem => |ctx, s| filesystem::FilesystemCollector::new(ctx.paths.clone(), s),
+    filesystem => |ctx, s| filesystem::FilesystemCollector::with_pool(ctx.paths.clone(), s, ctx.statfs.clone()),
     disk => |ctx, s| disk::DiskCollector::new(ctx.paths.clone(), s),
     network => |ctx, s| network::NetworkCollector::new(ctx.paths.clone(), s),
     interfaces => |ctx, s| interfaces::InterfacesCollector::new(ctx.paths.clone(), s),

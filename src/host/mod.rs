@@ -289,7 +289,7 @@ mod tests {
             (
                 include_str!("../../tests/fixtures/filesystem-mounts/mounts"),
                 |t| {
-                    if let Ok(m) = super::mounts::parse_mounts(t) {
+                    if let Ok(m) = super::mounts::parse_mounts(t.as_bytes()) {
                         drop(super::mounts::distinct(&m, |_| true));
                     }
                     drop(super::mounts::partition_name(t, 8, 0));

@@ -1,15 +1,21 @@
 //! The mount table (`/proc/<pid>/mounts`, the fstab-like format of `disk_partitions()`), and
 //! the choice of which mounts are distinct filesystems.
+//!
+//! The table is bytes: a mount point or device need not be UTF-8 (a Latin-1 USB label, an
+//! SMB share name), so both are kept as the kernel's bytes, which statvfs needs as they are.
+//! Labels show them through [`super::bytes::escape`].
 
 use std::collections::{HashMap, HashSet};
 
 use super::ParseError;
+use super::bytes::escape;
 
 /// One line of the mount table, with the kernel's octal escapes (`\040` for a space) undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
-    pub device: String,
-    pub mountpoint: String,
+    pub device: Vec<u8>,
+    pub mountpoint: Vec<u8>,
+    /// Filesystem type and options: the kernel's names, escaped like labels if ever not UTF-8.
     pub fstype: String,
     pub options: String,
 }
@@ -26,43 +32,48 @@ impl Mount {
 }
 
 /// Parses a mount table. psutil reports the source `none` as an empty device; so does this.
-pub fn parse_mounts(text: &str) -> Result<Vec<Mount>, ParseError> {
+pub fn parse_mounts(text: &[u8]) -> Result<Vec<Mount>, ParseError> {
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let mut fields = line.split_ascii_whitespace();
+    for line in text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+    {
+        let mut fields = line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|f| !f.is_empty());
         let (Some(device), Some(mountpoint), Some(fstype), Some(options)) =
             (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             return Err(ParseError(format!(
-                "mount line with too few fields: {line:?}"
+                "mount line with too few fields: {:?}",
+                escape(line)
             )));
         };
         let device = unescape(device);
         out.push(Mount {
-            device: if device == "none" {
-                String::new()
+            device: if device == b"none" {
+                Vec::new()
             } else {
                 device
             },
             mountpoint: unescape(mountpoint),
-            fstype: unescape(fstype),
-            options: unescape(options),
+            fstype: escape(&unescape(fstype)).into_owned(),
+            options: escape(&unescape(options)).into_owned(),
         });
     }
     Ok(out)
 }
 
 /// Undoes the kernel's `\ooo` escapes (space, tab, newline, backslash in mount fields).
-pub fn unescape(field: &str) -> String {
-    if !field.contains('\\') {
-        return field.to_string();
+pub fn unescape(field: &[u8]) -> Vec<u8> {
+    if !field.contains(&b'\\') {
+        return field.to_vec();
     }
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut out = Vec::with_capacity(field.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| {
-            bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)) && d[0] <= b'3'
+    while i < field.len() {
+        let octal = field.get(i + 1..i + 4).filter(|d| {
+            field[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)) && d[0] <= b'3'
         });
         match octal {
             Some(d) => {
@@ -70,19 +81,19 @@ pub fn unescape(field: &str) -> String {
                 i += 4;
             }
             None => {
-                out.push(bytes[i]);
+                out.push(field[i]);
                 i += 1;
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// A device name that identifies one filesystem wherever it is mounted: a block device path
 /// (`/dev/sda1`) or a network source (`server:/export`, `//server/share`). Sources like
 /// `tmpfs`, `overlay` or an empty one are shared by unrelated filesystems.
-fn names_one_filesystem(device: &str) -> bool {
-    device.starts_with('/') || device.contains(':')
+fn names_one_filesystem(device: &[u8]) -> bool {
+    device.starts_with(b"/") || device.contains(&b':')
 }
 
 /// The mounts of distinct filesystems among those `keep` accepts, in mount-table order.
@@ -95,19 +106,19 @@ fn names_one_filesystem(device: &str) -> bool {
 ///   one ([`names_one_filesystem`]); other sources are only merged on equal mount points.
 pub fn distinct(mounts: &[Mount], keep: impl Fn(&Mount) -> bool) -> Vec<Mount> {
     // A node running many containers lists thousands of mounts: index, do not rescan.
-    let top: HashMap<&str, usize> = mounts
+    let top: HashMap<&[u8], usize> = mounts
         .iter()
         .enumerate()
-        .map(|(i, m)| (m.mountpoint.as_str(), i))
+        .map(|(i, m)| (m.mountpoint.as_slice(), i))
         .collect();
-    let mut filesystems: HashSet<(&str, &str)> = HashSet::new();
+    let mut filesystems: HashSet<(&[u8], &str)> = HashSet::new();
     let mut out = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
-        if top.get(m.mountpoint.as_str()) != Some(&i) || !keep(m) {
+        if top.get(m.mountpoint.as_slice()) != Some(&i) || !keep(m) {
             continue;
         }
         if names_one_filesystem(&m.device)
-            && !filesystems.insert((m.device.as_str(), m.fstype.as_str()))
+            && !filesystems.insert((m.device.as_slice(), m.fstype.as_str()))
         {
             continue;
         }
@@ -139,17 +150,23 @@ mod tests {
     const TABLE: &str = include_str!("../../tests/fixtures/filesystem-mounts/mounts");
 
     fn mounts() -> Vec<Mount> {
-        parse_mounts(TABLE).expect("fixture parses")
+        parse_mounts(TABLE.as_bytes()).expect("fixture parses")
+    }
+
+    fn at<'a>(m: &'a [Mount], mountpoint: &str) -> Option<&'a Mount> {
+        m.iter().find(|m| m.mountpoint == mountpoint.as_bytes())
     }
 
     #[test]
     fn octal_escapes_are_undone() {
-        assert_eq!(unescape(r"/mnt/my\040disk"), "/mnt/my disk");
-        assert_eq!(unescape(r"a\011b\012c\134d"), "a\tb\nc\\d");
+        assert_eq!(unescape(br"/mnt/my\040disk"), b"/mnt/my disk");
+        assert_eq!(unescape(br"a\011b\012c\134d"), b"a\tb\nc\\d");
         // Not an escape: kept as written.
-        assert_eq!(unescape(r"a\9b\04"), r"a\9b\04");
-        let m = mounts();
-        assert!(m.iter().any(|m| m.mountpoint == "/media/usb stick"));
+        assert_eq!(unescape(br"a\9b\04"), br"a\9b\04");
+        // A byte that is not UTF-8, written raw or escaped, is kept as that byte.
+        assert_eq!(unescape(b"/media/caf\xe9"), b"/media/caf\xe9");
+        assert_eq!(unescape(br"/media/caf\351"), b"/media/caf\xe9");
+        assert!(at(&mounts(), "/media/usb stick").is_some());
     }
 
     #[test]
@@ -158,43 +175,57 @@ mod tests {
         let root = &m[0];
         assert_eq!(
             (
-                root.device.as_str(),
-                root.mountpoint.as_str(),
+                root.device.as_slice(),
+                root.mountpoint.as_slice(),
                 root.fstype.as_str()
             ),
-            ("/dev/sda2", "/", "ext4")
+            (&b"/dev/sda2"[..], &b"/"[..], "ext4")
         );
         assert_eq!(root.mode(), "rw");
-        let ro = m.iter().find(|m| m.mountpoint == "/media/usb stick");
-        assert_eq!(ro.map(Mount::mode), Some("ro"));
+        assert_eq!(at(&m, "/media/usb stick").map(Mount::mode), Some("ro"));
         // psutil: a source of "none" is an empty device.
         assert!(
             m.iter()
                 .any(|m| m.fstype == "rpc_pipefs" && m.device.is_empty())
         );
-        assert!(parse_mounts("only two").is_err());
+        assert!(parse_mounts(b"only two").is_err());
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_kept_as_bytes() {
+        let table = include_bytes!("../../tests/fixtures/filesystem-mounts/mounts-latin1");
+        let m = parse_mounts(table).unwrap();
+        let usb = &m[1];
+        assert_eq!(usb.mountpoint, b"/media/caf\xe9 cr\xe8me");
+        assert_eq!(usb.device, b"/dev/sdb1");
+        assert_eq!((usb.fstype.as_str(), usb.mode()), ("vfat", "ro"));
+        let smb = &m[2];
+        assert_eq!(smb.device, b"//files/\xc9quipe");
+        assert_eq!(smb.mountpoint, b"/mnt/\xc9quipe");
+        // The same Latin-1 name, once as raw bytes and once escaped by the kernel.
+        assert_eq!(m[3].mountpoint, b"/mnt/\xc9quipe-2");
     }
 
     #[test]
     fn bind_mounts_and_duplicates_are_reported_once() {
         let all = mounts();
         let d = distinct(&all, |_| true);
-        let points: Vec<&str> = d.iter().map(|m| m.mountpoint.as_str()).collect();
+        let points: Vec<&[u8]> = d.iter().map(|m| m.mountpoint.as_slice()).collect();
         // /dev/sda2 is bind-mounted under /var/lib/kubelet and mounted again at /srv/again.
         assert_eq!(
-            all.iter().filter(|m| m.device == "/dev/sda2").count(),
+            all.iter().filter(|m| m.device == b"/dev/sda2").count(),
             3,
             "{all:?}"
         );
-        assert_eq!(d.iter().filter(|m| m.device == "/dev/sda2").count(), 1);
-        assert!(points.contains(&"/"));
+        assert_eq!(d.iter().filter(|m| m.device == b"/dev/sda2").count(), 1);
+        assert!(points.contains(&&b"/"[..]));
         // /dev/shm is listed twice: one series.
-        assert_eq!(points.iter().filter(|p| **p == "/dev/shm").count(), 1);
+        assert_eq!(points.iter().filter(|p| **p == b"/dev/shm").count(), 1);
         // tmpfs at different places are different filesystems.
-        assert!(points.contains(&"/run") && points.contains(&"/dev/shm"));
+        assert!(points.contains(&&b"/run"[..]) && points.contains(&&b"/dev/shm"[..]));
         // The same NFS export mounted twice is one filesystem.
         assert_eq!(
-            d.iter().filter(|m| m.device == "nas:/export/home").count(),
+            d.iter().filter(|m| m.device == b"nas:/export/home").count(),
             1
         );
     }
@@ -202,23 +233,26 @@ mod tests {
     #[test]
     fn the_filter_runs_before_the_first_mount_is_chosen() {
         // Excluding "/" makes the next mount of /dev/sda2 the one reported.
-        let d = distinct(&mounts(), |m| m.mountpoint != "/");
-        let sda2: Vec<&str> = d
+        let d = distinct(&mounts(), |m| m.mountpoint != b"/");
+        let sda2: Vec<&[u8]> = d
             .iter()
-            .filter(|m| m.device == "/dev/sda2")
-            .map(|m| m.mountpoint.as_str())
+            .filter(|m| m.device == b"/dev/sda2")
+            .map(|m| m.mountpoint.as_slice())
             .collect();
-        assert_eq!(sda2, ["/var/lib/kubelet/pods/1234/volumes/data"]);
+        assert_eq!(sda2, [b"/var/lib/kubelet/pods/1234/volumes/data"]);
     }
 
     #[test]
     fn a_covered_mount_point_shows_its_top_mount() {
         let d = distinct(
-            &parse_mounts("/dev/sdb1 /data ext4 rw 0 0\n/dev/sdc1 /data xfs ro 0 0\n").unwrap(),
+            &parse_mounts(b"/dev/sdb1 /data ext4 rw 0 0\n/dev/sdc1 /data xfs ro 0 0\n").unwrap(),
             |_| true,
         );
         assert_eq!(d.len(), 1);
-        assert_eq!((d[0].device.as_str(), d[0].mode()), ("/dev/sdc1", "ro"));
+        assert_eq!(
+            (d[0].device.as_slice(), d[0].mode()),
+            (&b"/dev/sdc1"[..], "ro")
+        );
     }
 
     #[test]
