@@ -272,3 +272,51 @@ def test_sigterm_stops_vitals_at_once_while_a_mount_hangs(hung_mount, start_vita
                 assert time.time() < end, "the helper did not end when its connection was aborted"
                 time.sleep(0.05)
         kill_server(server)
+
+
+def threads(pid):
+    status = pathlib.Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line.split()[1] for line in status if line.startswith("Threads:")))
+
+
+def test_reloads_keep_the_stuck_mount_and_start_no_second_helper(hung_mount, start_vitals):
+    mnt, server = hung_mount
+    d = start_vitals(CONFIG)
+    cfg = pathlib.Path(d.proc.args[d.proc.args.index("--config") + 1])
+    try:
+        end = time.time() + 10
+        while not series(parse_exposition(d.metrics_text()), "vitals_filesystem_stuck"):
+            assert time.time() < end, "the mount was never reported stuck"
+            time.sleep(0.2)
+        time.sleep(1.5)
+        _, stuck = daemon_helpers(d.proc.pid)
+        assert len(stuck) == 1, stuck
+        blocked = stuck[0]
+        base_threads = threads(d.proc.pid)
+        # Reloads that rebuild the filesystem collector (its section changes) and reloads
+        # of an unrelated section, alternating.
+        variants = [
+            CONFIG.replace('interval = "1s"\ntimeout = "1s"\nstatfs_timeout', 'interval = "2s"\ntimeout = "1s"\nstatfs_timeout'),
+            CONFIG + '\n[collectors.memory]\ninterval = "2s"\ntimeout = "1s"\n',
+            CONFIG,
+        ]
+        counts = []
+        for i in range(6):
+            before = len(d.logs)
+            cfg.write_text(variants[i % len(variants)])
+            d.proc.send_signal(signal.SIGHUP)
+            end = time.time() + 10
+            while not any(e.get("fields", {}).get("message") == "config reloaded" for e in d.logs[before:]):
+                assert time.time() < end, "no reload"
+                time.sleep(0.05)
+            time.sleep(2.5)  # at least one filesystem tick of the new collector
+            samples = parse_exposition(d.metrics_text())
+            assert series(samples, "vitals_filesystem_stuck"), "still reported stuck after the reload"
+            live, stuck = daemon_helpers(d.proc.pid)
+            assert stuck == [blocked], f"no second helper on the blocked mount: {stuck}"
+            assert len(live) <= 1, live
+            counts.append(threads(d.proc.pid))
+        print(f"threads: start {base_threads}, after each reload {counts}")
+        assert max(counts) <= base_threads + 1, (base_threads, counts)
+    finally:
+        kill_server(server)
