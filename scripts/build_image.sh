@@ -29,7 +29,7 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 strip -o "$ctx/vitals" "$bin"
 
-buildah bud --quiet --isolation chroot --layers=false \
+buildah bud --quiet --isolation chroot --layers=false --force-rm \
     --build-arg BINARY_FROM=prebuilt \
     --build-arg VERSION="$version" \
     --build-arg REVISION="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \

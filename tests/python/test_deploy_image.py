@@ -98,5 +98,5 @@ def test_image_config(image):
     # One layer, the binary: the documented size is this image's.
     mb = float(size.split()[0])
     assert size.endswith("MB") and mb < 15
-    documented = re.search(r"image is about (\d+(?:\.\d+)?) MB", (REPO / "README.md").read_text())
+    documented = re.search(r"image is about\s+(\d+(?:\.\d+)?) MB", (REPO / "README.md").read_text())
     assert documented and abs(float(documented.group(1)) - mb) < 1.5, f"README.md should say about {mb} MB"

@@ -56,7 +56,7 @@ def security(path):
 def test_security_exposure_is_ok():
     exposure, rating, _ = security(UNIT)
     assert exposure <= 2.0 and rating == "OK", (exposure, rating)
-    documented = re.search(r"exposure (?:level )?of (\d+\.\d+)", (REPO / "README.md").read_text())
+    documented = re.search(r"exposure\s+(?:level\s+)?of\s+(\d+\.\d+)", (REPO / "README.md").read_text())
     assert documented and float(documented.group(1)) == exposure, "update the figure in README.md"
 
 
