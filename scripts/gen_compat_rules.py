@@ -313,7 +313,8 @@ def render_doc(rs):
         "|---|---|---|",
     ]
     for rule in rs:
-        lines.append(f"| `{rule.record}` | `{rule.source}` | {rule.note} |")
+        source = rule.source.replace("|", "\\|")  # a pipe in a table cell must be escaped
+        lines.append(f"| `{rule.record}` | `{source}` | {rule.note} |")
     lines += [
         "",
         "`up` comes from Prometheus itself (`up{job=\"vitals\"}`).",
