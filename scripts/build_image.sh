@@ -29,10 +29,20 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 strip -o "$ctx/vitals" "$bin"
 
-buildah bud --quiet --isolation chroot --layers=false --force-rm \
+# buildah 1.28 leaves the "prebuilt" stage behind (an untagged image and a working container
+# on it); remove what this build added, and nothing that was there before.
+containers_before=$(buildah containers -q)
+dangling_before=$(buildah images -q --filter dangling=true)
+buildah bud --quiet --isolation chroot --layers=false \
     --build-arg BINARY_FROM=prebuilt \
     --build-arg VERSION="$version" \
     --build-arg REVISION="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
     -f "$PWD/Dockerfile" -t "$tag" "$ctx" >/dev/null
+for c in $(buildah containers -q); do
+    grep -qx "$c" <<<"$containers_before" || buildah rm "$c" >/dev/null
+done
+for i in $(buildah images -q --filter dangling=true); do
+    grep -qx "$i" <<<"$dangling_before" || buildah rmi "$i" >/dev/null
+done
 echo "$tag"
 buildah images --format '{{.Size}}' "$tag"
