@@ -3,7 +3,11 @@
 # the Python tests against the real binary (promtool, a real Prometheus, psutil as oracle).
 # Installs what they need on a fresh Debian machine: Prometheus and promtool from apt,
 # psutil, prometheus-client and pytest into .venv; fuse3 and python3-fusepy for the hung-mount
-# test.
+# test; for the deploy artefacts (tests/python/test_deploy_*.py, test_dashboards*.py): buildah
+# (the image, built offline FROM scratch), file and binutils (static check, strip), systemd
+# (systemd-analyze) and procps (/bin/kill, which the unit names), jsonnet (the node-mixin),
+# kubernetes-validate and PyYAML from PyPI. kubectl (for kustomize) is not in Debian in a
+# usable version: its tests skip where it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +24,12 @@ command -v unshare >/dev/null || missing+=(util-linux)           # psutil on fix
 # The hung-mount test's FUSE server runs on Debian's python3 with python3-fusepy.
 /usr/bin/python3 -c 'import fusepy' 2>/dev/null || missing+=(python3-fusepy)
 command -v fusermount3 >/dev/null || missing+=(fuse3)
+command -v buildah >/dev/null || missing+=(buildah)
+command -v jsonnet >/dev/null || missing+=(jsonnet)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v file >/dev/null || missing+=(file)
+command -v strip >/dev/null || missing+=(binutils)
+[ -x /bin/kill ] || missing+=(procps)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     apt_install "${missing[@]}"
