@@ -147,6 +147,32 @@ fn unit_suffix(unit: &str, instrument: Instrument) -> Option<String> {
 }
 
 /// The catalog as a Markdown table: `vitals list-metrics` and `docs/metrics.md`.
+/// The catalog as JSON, one object per metric, for tools and tests (`list-metrics --format
+/// json`): the OpenTelemetry name, instrument, unit and attributes as OTLP carries them, and
+/// the Prometheus sample name and labels `/metrics` shows.
+pub fn json(groups: &[(&str, &[&'static MetricDesc])]) -> String {
+    let metrics: Vec<serde_json::Value> = groups
+        .iter()
+        .flat_map(|(collector, descs)| {
+            descs.iter().map(move |d| {
+                serde_json::json!({
+                    "collector": collector,
+                    "name": d.name,
+                    "instrument": d.instrument.as_str(),
+                    "unit": d.unit,
+                    "attributes": d.attributes,
+                    "prometheus_name": d.prometheus_name(),
+                    "prometheus_labels": d.attributes.iter().map(|a| prometheus_label(a)).collect::<Vec<_>>(),
+                    "extension": d.extension,
+                })
+            })
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&metrics).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
 pub fn markdown_table(groups: &[(&str, &[&'static MetricDesc])]) -> String {
     let mut out = String::new();
     out.push_str("# Metrics catalog\n\n");

@@ -89,11 +89,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Prometheus)]
         format: Format,
     },
-    /// Print the metrics catalog as a Markdown table (docs/metrics.md)
-    ListMetrics,
+    /// Print the metrics catalog: a Markdown table (docs/metrics.md) or JSON
+    ListMetrics {
+        #[arg(long, value_enum, default_value_t = CatalogFormat::Markdown)]
+        format: CatalogFormat,
+    },
     /// Serve statvfs(2) to the daemon on standard input and output (vitals::statfs)
     #[command(hide = true)]
     StatfsHelper,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CatalogFormat {
+    /// The tables of docs/metrics.md
+    Markdown,
+    /// One object per metric: OpenTelemetry name, instrument, unit, attributes, Prometheus name
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -112,8 +123,12 @@ fn main() -> ExitCode {
             print!("{}", vitals::config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
-        Command::ListMetrics => {
-            print!("{}", catalog::markdown_table(&vitals::full_catalog()));
+        Command::ListMetrics { format } => {
+            let all = vitals::full_catalog();
+            match format {
+                CatalogFormat::Markdown => print!("{}", catalog::markdown_table(&all)),
+                CatalogFormat::Json => print!("{}", catalog::json(&all)),
+            }
             ExitCode::SUCCESS
         }
         Command::CheckConfig => match &cli.global.config {

@@ -12,11 +12,12 @@
 //! # The helper
 //!
 //! The helper is vitals itself, run as `vitals statfs-helper` (a subcommand hidden from
-//! `--help`) and started from [`std::env::current_exe`], looked up at each start. On Linux
-//! that reads the `/proc/self/exe` link, the file the daemon was started from: after a
-//! package upgrade replaced that file, the new binary is started (the hello below checks that
-//! it speaks this protocol); after the file was deleted, the link names `… (deleted)` and
-//! starting fails until vitals is restarted. Each failure is counted (see [`Outcome::NoHelper`]).
+//! `--help`) and started from `/proc/self/exe`: the daemon's own process's link to the very
+//! file it runs (this process's procfs, not the host's, so no `HostPaths` root applies), so
+//! the helper is always the same build, even after a package upgrade replaced or deleted
+//! the file on disk. Its argv[0] is the daemon's path ([`std::env::current_exe`]), so `ps`
+//! shows `vitals statfs-helper`. The hello below still checks the protocol. Each failure to
+//! start one is counted (see [`Outcome::NoHelper`]).
 //!
 //! Its standard input and output are pipes to the daemon, its standard error is /dev/null and
 //! its working directory `/`, so a helper left blocked pins nothing the daemon uses; Rust
@@ -54,6 +55,7 @@ use std::ffi::OsStr;
 use std::io::{self, BufReader, PipeReader, PipeWriter, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::{Mutex, PoisonError};
@@ -310,10 +312,18 @@ impl Launcher {
     fn start(&self, ended: &mut Vec<Worker>, timeout: Duration) -> Result<Helper, HelperError> {
         let (worker, requests, answers) = match self {
             Launcher::Program(program) => {
-                let program = match program {
-                    Some(p) => p.clone(),
-                    None => std::env::current_exe()
-                        .map_err(|e| HelperError::CurrentExe(e.to_string()))?,
+                let (program, arg0) = match program {
+                    Some(p) => (p.clone(), p.clone().into_os_string()),
+                    None => {
+                        let shown = std::env::current_exe()
+                            .map_err(|e| HelperError::CurrentExe(e.to_string()))?;
+                        let shown = shown.as_os_str().as_bytes();
+                        let shown = shown.strip_suffix(b" (deleted)").unwrap_or(shown);
+                        (
+                            PathBuf::from("/proc/self/exe"),
+                            OsStr::from_bytes(shown).to_os_string(),
+                        )
+                    }
                 };
                 let spawn_error = |e: io::Error| HelperError::Spawn {
                     program: crate::host::bytes::escape(program.as_os_str().as_bytes())
@@ -321,6 +331,7 @@ impl Launcher {
                     error: e.to_string(),
                 };
                 let mut child = Command::new(&program)
+                    .arg0(arg0)
                     .arg(HELPER_COMMAND)
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())

@@ -187,7 +187,7 @@ struct Task {
     encoder: Encoder,
     registry: Arc<Registry>,
     stats: Arc<Stats>,
-    /// The reason of the failure being reported, while exports fail.
+    /// The reason of the first failure, while exports fail.
     failing: Option<Reason>,
     /// The last partial-success message logged.
     partial: Option<String>,
@@ -228,14 +228,16 @@ impl Task {
         let snapshots = self.registry.gather();
         let (request, points) = self.encoder.encode(&snapshots);
         let mut attempt = 0u32;
+        let mut last: Option<Failure> = None;
         let outcome = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                break Err(Failure {
+                // Out of time between attempts: the export failed for the last attempt's reason.
+                break Err(last.take().unwrap_or(Failure {
                     reason: Reason::Timeout,
                     retry_after: None,
                     message: "no time left for the export".into(),
-                });
+                }));
             }
             let failure = match self.transport.send(&request, left).await {
                 Ok(accepted) => break Ok(accepted),
@@ -258,6 +260,7 @@ impl Task {
                 }
                 None => tokio::time::sleep(wait).await,
             }
+            last = Some(failure);
         };
         self.settle(outcome, points);
     }
@@ -296,7 +299,8 @@ impl Task {
                     .unwrap_or_else(|e| e.into_inner())
                     .entry(f.reason)
                     .or_default() += 1;
-                if self.failing != Some(f.reason) {
+                // One warning when exports start failing, whatever the reasons after it.
+                if self.failing.is_none() {
                     warn!(
                         endpoint = %self.settings.endpoint,
                         reason = f.reason.as_str(),

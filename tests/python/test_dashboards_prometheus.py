@@ -81,7 +81,12 @@ def catalog():
 
 class Stack:
     def __init__(self, tmp):
-        self.host = Daemon([], HOST_CONFIG, tmp / "host")
+        from otlp_receiver import Receiver
+        # The host vitals also pushes OTLP to a real receiver, for the OTLP panels.
+        self.receiver = Receiver()
+        otlp = (f'[otlp]\nenabled = true\nendpoint = "http://127.0.0.1:{self.receiver.port}"\n'
+                'interval = "1s"\ntimeout = "1s"\n')
+        self.host = Daemon([], HOST_CONFIG + otlp, tmp / "host")
         laptop = FIXTURES / "sensors-laptop"
         modern = FIXTURES / "modern"
         self.fixture = Daemon(["--procfs", str(modern / "proc"), "--sysfs", str(laptop / "sys"),
@@ -143,6 +148,7 @@ class Stack:
         self.prom.wait(10)
         for d in (self.host, self.fixture):
             d.stop()
+        self.receiver.close()
 
 
 def free_port():

@@ -21,7 +21,7 @@ def declared():
 def test_no_dependency_needs_a_newer_rust():
     ours = version(declared())
     meta = json.loads(subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--locked", "--offline"],
+        ["cargo", "metadata", "--format-version", "1", "--locked"],
         cwd=REPO, capture_output=True, text=True, check=True).stdout)
     newer = [(p["name"], p["rust_version"]) for p in meta["packages"]
              if p.get("rust_version") and version(p["rust_version"]) > ours]
