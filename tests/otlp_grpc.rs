@@ -1,0 +1,223 @@
+//! OTLP over gRPC from the real binary to a real tonic `MetricsServiceServer` (the server
+//! opentelemetry-proto generates): requests arrive with the configured header, gzip on and
+//! off, documented kinds, and values equal to the /metrics scrape of the same snapshot.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vitals");
+
+#[derive(Default, Clone)]
+struct Store(Arc<Mutex<Vec<(ExportMetricsServiceRequest, Option<String>, Option<String>)>>>);
+
+#[tonic::async_trait]
+impl MetricsService for Store {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let meta = request.metadata();
+        let header = meta
+            .get("x-tenant")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let encoding = meta
+            .get("grpc-encoding")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        self.0
+            .lock()
+            .unwrap()
+            .push((request.into_inner(), header, encoding));
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+/// A gRPC receiver on a loopback port, on its own runtime thread.
+fn receiver() -> (Store, u16) {
+    let store = Store::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let service = store.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            tonic::transport::Server::builder()
+                .add_service(
+                    MetricsServiceServer::new(service)
+                        .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+                )
+                .serve_with_incoming(incoming)
+                .await
+                .unwrap();
+        });
+    });
+    (store, port)
+}
+
+struct Daemon {
+    child: Child,
+    addr: String,
+}
+
+impl Daemon {
+    fn start(config: &str) -> Daemon {
+        let dir = std::env::temp_dir().join(format!(
+            "vitals-otlp-grpc-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("vitals.toml");
+        std::fs::write(&cfg, config).unwrap();
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--listen", "127.0.0.1:0", "--log-format", "text"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("addr=").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        Daemon { child, addr }
+    }
+
+    fn metrics(&self) -> String {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for(store: &Store, n: usize) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while store.0.lock().unwrap().len() < n {
+        assert!(Instant::now() < end, "no OTLP request arrived over gRPC");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The value /metrics shows for a sample line starting with `prefix` (name and labels).
+fn scraped(body: &str, prefix: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn grpc_config(port: u16, compression: &str) -> String {
+    let slow: String = ["cpu", "memory", "disk", "network", "filesystem", "host"]
+        .iter()
+        .map(|c| format!("[collectors.{c}]\ninterval = \"1h\"\n"))
+        .collect();
+    format!(
+        "{slow}[otlp]\nenabled = true\nprotocol = \"grpc\"\nendpoint = \"127.0.0.1:{port}\"\ninterval = \"500ms\"\ntimeout = \"500ms\"\ncompression = \"{compression}\"\nheaders = {{ x-tenant = \"team-a\" }}\n"
+    )
+}
+
+#[test]
+fn grpc_exports_arrive_with_the_scraped_values() {
+    for compression in ["gzip", "none"] {
+        let (store, port) = receiver();
+        let d = Daemon::start(&grpc_config(port, compression));
+        wait_for(&store, 3);
+        let body = d.metrics();
+        let (request, header, encoding) = store.0.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(header.as_deref(), Some("team-a"));
+        assert_eq!(
+            encoding.as_deref(),
+            (compression == "gzip").then_some("gzip"),
+            "grpc-encoding"
+        );
+        let metrics: Vec<_> = request.resource_metrics[0]
+            .scope_metrics
+            .iter()
+            .flat_map(|s| &s.metrics)
+            .collect();
+        let cpu = metrics
+            .iter()
+            .find(|m| m.name == "system.cpu.time")
+            .expect("system.cpu.time");
+        assert_eq!(cpu.unit, "s");
+        let Some(metric::Data::Sum(sum)) = &cpu.data else {
+            panic!("system.cpu.time is a sum")
+        };
+        assert!(sum.is_monotonic);
+        let mut compared = 0;
+        for p in &sum.data_points {
+            let mut mode = String::new();
+            let mut cpu_n = None;
+            for a in &p.attributes {
+                match (a.key.as_str(), a.value.as_ref().and_then(|v| v.value.clone())) {
+                    ("cpu.mode", Some(any_value::Value::StringValue(s))) => mode = s,
+                    ("cpu.logical_number", Some(any_value::Value::IntValue(i))) => {
+                        cpu_n = Some(i)
+                    }
+                    other => panic!("unexpected attribute {other:?}"),
+                }
+            }
+            let Some(number_data_point::Value::AsDouble(v)) = p.value else {
+                panic!("a double")
+            };
+            let prefix = format!(
+                "system_cpu_time_seconds_total{{cpu_mode=\"{mode}\",cpu_logical_number=\"{}\"}}",
+                cpu_n.expect("an int cpu number")
+            );
+            assert_eq!(scraped(&body, &prefix), Some(v), "{prefix}");
+            compared += 1;
+        }
+        assert!(compared >= 8, "{compared}");
+        let limit = metrics
+            .iter()
+            .find(|m| m.name == "system.memory.limit")
+            .expect("system.memory.limit");
+        let Some(metric::Data::Sum(sum)) = &limit.data else {
+            panic!("an up-down counter is a sum")
+        };
+        assert!(!sum.is_monotonic);
+        let Some(number_data_point::Value::AsDouble(v)) = sum.data_points[0].value else {
+            panic!("a double")
+        };
+        assert_eq!(scraped(&body, "system_memory_limit_bytes "), Some(v));
+    }
+}
