@@ -90,7 +90,10 @@ pub fn build(config: &Config) -> Vec<Scheduled> {
         Box::new(users::UsersCollector::new(paths.clone(), &c.users))
     });
     add(c.processes.schedule(), &|| {
-        Box::new(processes::ProcessesCollector::new(paths.clone()))
+        Box::new(processes::ProcessesCollector::new(
+            paths.clone(),
+            &c.processes,
+        ))
     });
     add(c.filesystem.schedule(), &|| {
         Box::new(filesystem::FilesystemCollector::new(
