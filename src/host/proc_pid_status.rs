@@ -1,12 +1,17 @@
-//! `/proc/<pid>/status`: the real uid (psutil's `username()`), swap, the file-backed and
+//! `/proc/<pid>/status`: the real uid (psutil's `username()`), RSS, swap, the file-backed and
 //! shared-memory parts of RSS (`memory_info().shared`), and the context switches of the
 //! thread-group leader (`num_ctx_switches()`). Other lines are skipped unparsed.
+//!
+//! RSS comes from here rather than from `stat`: since Linux 6.2 the kernel keeps RSS in
+//! per-CPU counters, and `stat` reports their fast approximate sum while `statm` (psutil's
+//! `memory_info().rss`) and `status` report the exact one.
 
 /// The lines vitals uses; a line that is absent (a kernel thread has no `Vm*` or `Rss*`
 /// lines) is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PidStatus {
     pub real_uid: Option<u32>,
+    pub rss_kib: Option<u64>,
     pub swap_kib: Option<u64>,
     pub rss_file_kib: Option<u64>,
     pub rss_shmem_kib: Option<u64>,
@@ -31,6 +36,7 @@ pub fn parse_pid_status(text: &[u8]) -> PidStatus {
         let (key, rest) = (&line[..colon], &line[colon + 1..]);
         match key {
             b"Uid" => s.real_uid = first_number(rest).and_then(|n| u32::try_from(n).ok()),
+            b"VmRSS" => s.rss_kib = first_number(rest),
             b"VmSwap" => s.swap_kib = first_number(rest),
             b"RssFile" => s.rss_file_kib = first_number(rest),
             b"RssShmem" => s.rss_shmem_kib = first_number(rest),
@@ -62,6 +68,7 @@ mod tests {
             voluntary_ctxt_switches:\t150\nnonvoluntary_ctxt_switches:\t7\n";
         let s = parse_pid_status(text);
         assert_eq!(s.real_uid, Some(33));
+        assert_eq!(s.rss_kib, Some(500));
         assert_eq!(s.swap_kib, Some(8));
         assert_eq!(s.shared_bytes(), Some(400 * 1024));
         assert_eq!(s.voluntary_ctxt_switches, Some(150));

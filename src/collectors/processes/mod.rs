@@ -201,7 +201,7 @@ pub static MEMORY_USAGE: MetricDesc = MetricDesc {
     name: "process.memory.usage",
     unit: "By",
     instrument: Instrument::UpDownCounter,
-    help: "Resident set size of the group (sum of RSS: shared pages count in every process that maps them)",
+    help: "Resident set size of the group (sum of RSS: shared pages count in every process that maps them). From VmRSS of /proc/<pid>/status, exact as psutil's statm, where stat's rss is an approximate sum on Linux 6.2 and later",
     attributes: &[GROUP],
     source: "sum(p.memory_info().rss)",
     extension: false,
@@ -609,6 +609,7 @@ impl ProcessesCollector {
             r.uid = s.real_uid;
             // No memory lines: a kernel thread or a zombie, which has no memory (statm
             // reads all zeros for it).
+            r.member.rss = s.rss_kib.unwrap_or(0) * 1024;
             r.member.swap = Some(s.swap_kib.unwrap_or(0) * 1024);
             r.member.shared = Some(s.shared_bytes().unwrap_or(0));
             r.ctx = s
@@ -1325,6 +1326,39 @@ mod tests {
         assert!(s.family(GROUP_COUNT.name).is_none());
         assert_eq!(value(&s, &COUNT, &[(STATE, "sleeping")]), Some(1.0));
         assert_eq!(value(&s, &SCANNED, &[]), Some(1.0));
+    }
+
+    /// Every per-process parser on every prefix of the fixture files, and on byte-flipped
+    /// copies: damaged host text is a partial result or `None`, never a panic.
+    #[test]
+    fn parsers_never_panic_on_damaged_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/processes/proc/701");
+        let parse = |b: &[u8]| {
+            let _ = parse_pid_stat(b);
+            let _ = parse_pid_status(b);
+            let _ = parse_pid_io(b);
+            let _ = parse_smaps_rollup(b);
+            let _ = parse_nofile_soft(b);
+            let _ = cgroup_path(b);
+            let mut out = Vec::new();
+            join_into(b, &mut out);
+            let _ = passwd::parse_passwd(b);
+        };
+        for file in [
+            "stat", "status", "io", "limits", "cgroup", "cmdline", "statm",
+        ] {
+            let text = std::fs::read(dir.join(file)).unwrap();
+            for end in 0..=text.len() {
+                parse(&text[..end]);
+            }
+            for i in 0..text.len() {
+                for b in [b' ', b'\n', b'(', b')', b':', b'-', 0xff, 0] {
+                    let mut t = text.clone();
+                    t[i] = b;
+                    parse(&t);
+                }
+            }
+        }
     }
 
     #[test]
