@@ -230,6 +230,7 @@ impl Groups {
             .map(|(id, _)| id as u32)
     }
 
+    /// Live groups, `other` included.
     pub fn len(&self) -> usize {
         self.by_name.len()
     }

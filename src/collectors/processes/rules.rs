@@ -4,8 +4,6 @@
 //! Regular expressions and templates are checked while the config is parsed, so a mistake is
 //! reported with its line.
 
-use std::borrow::Cow;
-
 use regex::bytes::{Captures, Regex};
 use serde::{Deserialize, Deserializer};
 
@@ -296,11 +294,6 @@ fn first_match<'h>(patterns: &[BytesPattern], haystack: &'h [u8]) -> Option<Opti
 /// The first rule's name for `f`, if any rule matches.
 pub fn group_name(rules: &[Rule], f: &Facts) -> Option<String> {
     rules.iter().find_map(|r| r.apply(f))
-}
-
-/// comm as a label value.
-pub fn comm_label(comm: &[u8]) -> Cow<'_, str> {
-    escape(comm)
 }
 
 #[cfg(test)]

@@ -173,14 +173,6 @@ impl Table {
         self.candidates.clear();
     }
 
-    pub fn len(&self) -> usize {
-        self.procs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.procs.is_empty()
-    }
-
     /// True when `pid` is a process already tracked under the same identity and dropped: its
     /// optional files need not be read.
     pub fn is_dropped(&self, pid: u32, start: u64) -> bool {
