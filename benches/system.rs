@@ -13,7 +13,7 @@ use common::collect;
 use criterion::{Criterion, criterion_group, criterion_main};
 use vitals::collectors::battery::BatteryCollector;
 use vitals::collectors::host::HostCollector;
-use vitals::collectors::processes::ProcessesCollector;
+use vitals::collectors::processes::{self, ProcessesCollector};
 use vitals::collectors::sensors::SensorsCollector;
 use vitals::collectors::users::{self, UsersCollector};
 use vitals::host::HostPaths;
@@ -42,7 +42,11 @@ fn parsers(c: &mut Criterion) {
 fn collections(c: &mut Criterion) {
     let mut g = c.benchmark_group("collect");
     let live = HostPaths::default();
-    collect(&mut g, "processes", ProcessesCollector::new(live.clone()));
+    collect(
+        &mut g,
+        "processes",
+        ProcessesCollector::new(live.clone(), &processes::Settings::default()),
+    );
     collect(&mut g, "host", HostCollector::new(live.clone()));
     collect(
         &mut g,

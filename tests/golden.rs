@@ -200,3 +200,23 @@ fn modern_kernel_listeners() {
     let want = std::fs::read_to_string(&path).unwrap_or_default();
     assert_eq!(got, want, "regenerate with UPDATE_GOLDEN=1 if intended");
 }
+
+// Processes: the tests/fixtures/processes tree (scripts/make_process_fixtures.py), with the
+// default grouping (one group per comm, kernel threads together) and with rules.
+// tests/python/test_process_fixture_oracle.py checks the same tree against psutil.
+
+#[test]
+fn processes_default_groups() {
+    compare(
+        once_with("processes", "prometheus", Some("processes-only.toml")),
+        "processes.prom",
+    );
+}
+
+#[test]
+fn processes_rules_and_top() {
+    compare(
+        once_with("processes", "openmetrics", Some("processes-rules.toml")),
+        "processes-rules.om",
+    );
+}

@@ -19,8 +19,11 @@ use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vitals");
 
+/// A request with the `x-tenant` header and the `grpc-encoding` it came with.
+type Received = (ExportMetricsServiceRequest, Option<String>, Option<String>);
+
 #[derive(Default, Clone)]
-struct Store(Arc<Mutex<Vec<(ExportMetricsServiceRequest, Option<String>, Option<String>)>>>);
+struct Store(Arc<Mutex<Vec<Received>>>);
 
 #[tonic::async_trait]
 impl MetricsService for Store {
@@ -188,11 +191,12 @@ fn grpc_exports_arrive_with_the_scraped_values() {
             let mut mode = String::new();
             let mut cpu_n = None;
             for a in &p.attributes {
-                match (a.key.as_str(), a.value.as_ref().and_then(|v| v.value.clone())) {
+                match (
+                    a.key.as_str(),
+                    a.value.as_ref().and_then(|v| v.value.clone()),
+                ) {
                     ("cpu.mode", Some(any_value::Value::StringValue(s))) => mode = s,
-                    ("cpu.logical_number", Some(any_value::Value::IntValue(i))) => {
-                        cpu_n = Some(i)
-                    }
+                    ("cpu.logical_number", Some(any_value::Value::IntValue(i))) => cpu_n = Some(i),
                     other => panic!("unexpected attribute {other:?}"),
                 }
             }

@@ -149,7 +149,7 @@ collectors! {
     battery => |ctx, _s| battery::BatteryCollector::new(ctx.paths.clone()),
     host => |ctx, _s| host::HostCollector::new(ctx.paths.clone()),
     users => |ctx, s| users::UsersCollector::new(ctx.paths.clone(), s),
-    processes => |ctx, _s| processes::ProcessesCollector::new(ctx.paths.clone()),
+    processes => |ctx, s| processes::ProcessesCollector::new(ctx.paths.clone(), s),
     filesystem => |ctx, s| filesystem::FilesystemCollector::with_pool(ctx.paths.clone(), s, ctx.statfs.clone()),
     disk => |ctx, s| disk::DiskCollector::new(ctx.paths.clone(), s),
     network => |ctx, s| network::NetworkCollector::new(ctx.paths.clone(), s),

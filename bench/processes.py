@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The processes collector's cost at 2,000 and 10,000 extra processes, in one run.
+
+Starts vitals (the processes collector alone, 1 s interval, one group per comm) and
+process-exporter (Debian's prometheus-process-exporter, one group per comm, -threads=false,
+-gather-smaps=false), then for each count of extra sleeping processes (bench/sleepers.c,
+forked from one parent, all named vt-sleeper) measures, one after the other:
+
+  vitals           CPU per tick: utime+stime of the daemon (/proc/PID/stat) over -w seconds
+                   of 1 s ticks, scraped once a second, divided by the ticks
+  process-exporter CPU per scrape: the same, scraped once a second (it reads /proc on
+                   each scrape), divided by the scrapes
+  floor            CPU per cycle of bench/proc_floor.c: open, read and close stat, status
+                   and io and list fd/ of every pid, with no parsing (getrusage)
+  RSS              vitals' VmRSS, before any extra process and at each count
+
+CPU time, not wall time, so that other work on the machine slows but does not inflate the
+figures; the load average is printed too. Needs root only to install process-exporter
+(--no-install: stop instead).
+
+usage: bench/processes.py [--vitals target/release/vitals] [--counts 2000,10000] [-w 30]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+HZ = os.sysconf("SC_CLK_TCK")
+PE = "prometheus-process-exporter"
+
+OFF = ("cpu", "memory", "sensors", "battery", "host", "users", "filesystem", "disk", "network",
+       "interfaces", "connections")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    fields = s[s.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=60) as r:
+        return r.read()
+
+
+def wait_up(url, proc, seconds=30):
+    end = time.time() + seconds
+    while time.time() < end:
+        if proc.poll() is not None:
+            sys.exit(f"exited early: {proc.args}")
+        try:
+            get(url)
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"no answer from {url}")
+
+
+def pids():
+    return sum(1 for n in os.listdir("/proc") if n.isdigit())
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def cc(src, out):
+    subprocess.run(["cc", "-O2", "-o", out, os.path.join(HERE, src)], check=True)
+    return out
+
+
+def measure(proc, url, window):
+    """CPU seconds of `proc` over `window` one-second scrapes, and the wall time."""
+    get(url)
+    c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+    for i in range(window):
+        get(url)
+        time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
+    return cpu_seconds(proc.pid) - c0, time.monotonic() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vitals", default=os.path.join(REPO, "target", "release", "vitals"))
+    ap.add_argument("--counts", default="2000,10000")
+    ap.add_argument("-w", "--window", type=int, default=30, help="seconds measured per daemon and count")
+    ap.add_argument("--floor-cycles", type=int, default=20)
+    ap.add_argument("--no-install", action="store_true")
+    a = ap.parse_args()
+    counts = [int(c) for c in a.counts.split(",")]
+
+    if not shutil.which(PE):
+        if a.no_install:
+            sys.exit(f"{PE} is not installed")
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", PE], check=True)
+    tmp = tempfile.mkdtemp(prefix="vitals-bench-")
+    floor = cc("proc_floor.c", os.path.join(tmp, "proc_floor"))
+    sleepers_bin = cc("sleepers.c", os.path.join(tmp, "sleepers"))
+
+    vcfg = os.path.join(tmp, "vitals.toml")
+    with open(vcfg, "w") as f:
+        f.write("".join(f"[collectors.{c}]\nenabled = false\n" for c in OFF))
+        f.write('[collectors.processes]\ninterval = "1s"\ntimeout = "1s"\n')
+    pcfg = os.path.join(tmp, "process-exporter.yml")
+    with open(pcfg, "w") as f:
+        f.write('process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".*"]\n')
+    vport, pport = free_port(), free_port()
+    vitals = subprocess.Popen([a.vitals, "--config", vcfg, "--listen", f"127.0.0.1:{vport}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pe = subprocess.Popen([PE, f"-web.listen-address=127.0.0.1:{pport}", f"-config.path={pcfg}",
+                           "-threads=false", "-gather-smaps=false"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    vurl, purl = f"http://127.0.0.1:{vport}/metrics", f"http://127.0.0.1:{pport}/metrics"
+    sleepers = None
+    rows = []
+    try:
+        wait_up(vurl, vitals)
+        wait_up(purl, pe)
+        time.sleep(3)
+        rss0, base = rss_mib(vitals.pid), pids()
+        have = 0
+        for n in counts:
+            if sleepers:
+                os.killpg(sleepers.pid, signal.SIGKILL)
+                sleepers.wait()
+                time.sleep(2)
+            sleepers = subprocess.Popen([sleepers_bin, str(n)], stdout=subprocess.PIPE, text=True,
+                                        start_new_session=True)
+            if sleepers.stdout.readline().strip() != "ready":
+                sys.exit("sleepers did not start")
+            have = n
+            time.sleep(5)  # let both see the new processes once before measuring
+            total = pids()
+            load = loadavg()
+            vcpu, vwall = measure(vitals, vurl, a.window)
+            pcpu, _ = measure(pe, purl, a.window)
+            fl = subprocess.run([floor, str(a.floor_cycles)], capture_output=True, text=True, check=True)
+            floor_ms = float(fl.stdout)
+            v_ms = vcpu * 1000 / round(vwall)
+            p_ms = pcpu * 1000 / a.window
+            rows.append(dict(extra=have, pids=total, load=load, vitals_ms=round(v_ms, 2),
+                             vitals_us_per_process=round(v_ms * 1000 / total, 2),
+                             process_exporter_ms=round(p_ms, 2), floor_ms=round(floor_ms, 2),
+                             vs_process_exporter=round(v_ms / p_ms, 3), vs_floor=round(v_ms / floor_ms, 2),
+                             rss_mib=round(rss_mib(vitals.pid), 2), load_after=loadavg()))
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        if sleepers:
+            os.killpg(sleepers.pid, signal.SIGKILL)
+            sleepers.wait()
+        for p in (vitals, pe):
+            p.terminate()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"\nbaseline: {base} pids, vitals RSS {rss0:.2f} MiB; {os.cpu_count()} CPUs; window {a.window} s\n")
+    print("| extra processes | pids | load | vitals ms/tick | µs/process | process-exporter ms/scrape | "
+          "vitals/p-e | floor ms | vitals/floor | vitals RSS MiB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['extra']} | {r['pids']} | {r['load']:.2f}–{r['load_after']:.2f} | {r['vitals_ms']} | "
+              f"{r['vitals_us_per_process']} | {r['process_exporter_ms']} | {r['vs_process_exporter']} | "
+              f"{r['floor_ms']} | {r['vs_floor']} | {r['rss_mib']} |")
+    print(f"\nRSS growth from 0 to {rows[-1]['extra']} extra processes: {rows[-1]['rss_mib'] - rss0:.2f} MiB")
+    print("command: " + " ".join(["python3", "bench/processes.py", *sys.argv[1:]]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+//! `<rootfs>/etc/passwd`: user names by uid, for psutil's `username()` (the real uid's name,
+//! or the uid as a string when it has none). Reading the file rather than calling getpwuid(3)
+//! keeps it under the rootfs root, so a container reads the host's users. Users known only
+//! to NSS services (LDAP, sssd) are not in the file and show as their uid.
+
+use std::collections::HashMap;
+
+/// uid -> name (as bytes); the first line wins for a uid listed twice, as getpwuid does.
+pub fn parse_passwd(text: &[u8]) -> HashMap<u32, Vec<u8>> {
+    let mut users = HashMap::new();
+    for line in text.split(|&b| b == b'\n') {
+        if line.starts_with(b"#") || line.starts_with(b"+") || line.starts_with(b"-") {
+            continue;
+        }
+        let mut fields = line.split(|&b| b == b':');
+        let (Some(name), Some(_), Some(uid)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some(uid) = std::str::from_utf8(uid)
+            .ok()
+            .and_then(|u| u.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !name.is_empty() {
+            users.entry(uid).or_insert_with(|| name.to_vec());
+        }
+    }
+    users
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_by_uid() {
+        let users = parse_passwd(
+            b"root:x:0:0:root:/root:/bin/bash\n# comment\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n\
+              toor:x:0:0::/:/bin/sh\nbad:x:notanumber:0::/:\n:x:5:5::/:\nshort\n",
+        );
+        assert_eq!(users.get(&0).map(Vec::as_slice), Some(&b"root"[..]));
+        assert_eq!(users.get(&33).map(Vec::as_slice), Some(&b"www-data"[..]));
+        assert_eq!(users.len(), 2);
+    }
+}

@@ -1,0 +1,65 @@
+//! `/proc/<pid>/cmdline`: the arguments, split as psutil's `cmdline()` splits them. A process
+//! that rewrote its arguments (setproctitle: `nginx: worker process`) may separate them with
+//! spaces and no trailing NUL; psutil then splits on spaces, and so does this.
+
+/// The arguments of one cmdline file, in order. Empty for a kernel thread or a zombie.
+pub fn args(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let sep = if data.last() == Some(&0) { 0 } else { b' ' };
+    let body = data.strip_suffix(&[sep]).unwrap_or(data);
+    let sep = if sep == 0 && !body.contains(&0) && body.contains(&b' ') {
+        b' '
+    } else {
+        sep
+    };
+    let empty = data.is_empty();
+    body.split(move |&b| b == sep).filter(move |_| !empty)
+}
+
+/// The arguments joined by single spaces, psutil's `" ".join(cmdline())`, into `out`.
+pub fn join_into(data: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    for (i, arg) in args(data).enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(arg);
+    }
+}
+
+/// The last path component of `arg`.
+pub fn basename(arg: &[u8]) -> &[u8] {
+    arg.rsplit(|&b| b == b'/').next().unwrap_or(arg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(data: &[u8]) -> Vec<&[u8]> {
+        args(data).collect()
+    }
+
+    #[test]
+    fn split_like_psutil() {
+        assert_eq!(
+            split(b"/usr/bin/python3\0-m\0http.server\0"),
+            [&b"/usr/bin/python3"[..], b"-m", b"http.server"]
+        );
+        assert_eq!(
+            split(b"nginx: worker process"),
+            [&b"nginx:"[..], b"worker", b"process"]
+        );
+        assert_eq!(
+            split(b"nginx: master process /usr/sbin/nginx\0"),
+            [&b"nginx:"[..], b"master", b"process", b"/usr/sbin/nginx"]
+        );
+        assert_eq!(split(b"a\0\0b\0"), [&b"a"[..], b"", b"b"]);
+        assert!(split(b"").is_empty());
+        let mut out = Vec::new();
+        join_into(b"/bin/sh\0-c\0sleep 5\0", &mut out);
+        assert_eq!(out, b"/bin/sh -c sleep 5");
+        assert_eq!(basename(b"/usr/sbin/nginx"), b"nginx");
+        assert_eq!(basename(b"nginx:"), b"nginx:");
+        assert_eq!(basename(b"dir/"), b"");
+    }
+}

@@ -1,0 +1,89 @@
+//! `/proc/<pid>/status`: the real uid (psutil's `username()`), RSS, swap, the file-backed and
+//! shared-memory parts of RSS (`memory_info().shared`), and the context switches of the
+//! thread-group leader (`num_ctx_switches()`). Other lines are skipped unparsed.
+//!
+//! RSS comes from here rather than from `stat`: since Linux 6.2 the kernel keeps RSS in
+//! per-CPU counters, and `stat` reports their fast approximate sum while `statm` (psutil's
+//! `memory_info().rss`) and `status` report the exact one.
+
+/// The lines vitals uses; a line that is absent (a kernel thread has no `Vm*` or `Rss*`
+/// lines) is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PidStatus {
+    pub real_uid: Option<u32>,
+    pub rss_kib: Option<u64>,
+    pub swap_kib: Option<u64>,
+    pub rss_file_kib: Option<u64>,
+    pub rss_shmem_kib: Option<u64>,
+    pub voluntary_ctxt_switches: Option<u64>,
+    pub nonvoluntary_ctxt_switches: Option<u64>,
+}
+
+impl PidStatus {
+    /// `memory_info().shared`: statm's shared pages are the file-backed and shmem pages,
+    /// the two lines here, in kB.
+    pub fn shared_bytes(&self) -> Option<u64> {
+        Some((self.rss_file_kib? + self.rss_shmem_kib?) * 1024)
+    }
+}
+
+pub fn parse_pid_status(text: &[u8]) -> PidStatus {
+    let mut s = PidStatus::default();
+    for line in text.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (key, rest) = (&line[..colon], &line[colon + 1..]);
+        match key {
+            b"Uid" => s.real_uid = first_number(rest).and_then(|n| u32::try_from(n).ok()),
+            b"VmRSS" => s.rss_kib = first_number(rest),
+            b"VmSwap" => s.swap_kib = first_number(rest),
+            b"RssFile" => s.rss_file_kib = first_number(rest),
+            b"RssShmem" => s.rss_shmem_kib = first_number(rest),
+            b"voluntary_ctxt_switches" => s.voluntary_ctxt_switches = first_number(rest),
+            b"nonvoluntary_ctxt_switches" => s.nonvoluntary_ctxt_switches = first_number(rest),
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The first whitespace-separated token of `rest` as an unsigned number.
+pub(crate) fn first_number(rest: &[u8]) -> Option<u64> {
+    let token = rest
+        .split(|b| b.is_ascii_whitespace())
+        .find(|t| !t.is_empty())?;
+    std::str::from_utf8(token).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_used_lines() {
+        let text = b"Name:\tnginx\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t33\t0\t0\t0\n\
+            VmSize:\t  10000 kB\nVmRSS:\t    500 kB\nRssAnon:\t 100 kB\nRssFile:\t 380 kB\n\
+            RssShmem:\t  20 kB\nVmSwap:\t      8 kB\nThreads:\t1\n\
+            voluntary_ctxt_switches:\t150\nnonvoluntary_ctxt_switches:\t7\n";
+        let s = parse_pid_status(text);
+        assert_eq!(s.real_uid, Some(33));
+        assert_eq!(s.rss_kib, Some(500));
+        assert_eq!(s.swap_kib, Some(8));
+        assert_eq!(s.shared_bytes(), Some(400 * 1024));
+        assert_eq!(s.voluntary_ctxt_switches, Some(150));
+        assert_eq!(s.nonvoluntary_ctxt_switches, Some(7));
+    }
+
+    #[test]
+    fn a_kernel_thread_has_no_memory_lines() {
+        let s = parse_pid_status(
+            b"Name:\tkthreadd\nUid:\t0\t0\t0\t0\nvoluntary_ctxt_switches:\t3\nnonvoluntary_ctxt_switches:\t0\n",
+        );
+        assert_eq!(s.real_uid, Some(0));
+        assert_eq!(s.swap_kib, None);
+        assert_eq!(s.shared_bytes(), None);
+        assert_eq!(parse_pid_status(b""), PidStatus::default());
+        assert_eq!(parse_pid_status(b"Uid:\tx\n").real_uid, None);
+    }
+}
