@@ -52,12 +52,13 @@ def attrs(p):
 
 
 class Receiver:
-    def __init__(self, port=0, fail_first=0, fail_status=503, retry_after=None, tls=None):
+    def __init__(self, port=0, fail_first=0, fail_status=503, retry_after=None, tls=None, partial=None):
         self.received = []
         self.fail_first = fail_first
         self.fail_status = fail_status
         self.retry_after = retry_after
         self.requests_seen = 0
+        self.partial = partial  # (rejected points, message) in every answer
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -79,7 +80,11 @@ class Receiver:
                 req = ExportMetricsServiceRequest()
                 req.ParseFromString(body)
                 receiver.received.append(Received(req, dict(self.headers), time.time()))
-                answer = ExportMetricsServiceResponse().SerializeToString()
+                answer = ExportMetricsServiceResponse()
+                if receiver.partial:
+                    answer.partial_success.rejected_data_points = receiver.partial[0]
+                    answer.partial_success.error_message = receiver.partial[1]
+                answer = answer.SerializeToString()
                 self.send_response(200 if self.path == "/v1/metrics" else 404)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", str(len(answer)))

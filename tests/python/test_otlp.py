@@ -333,3 +333,17 @@ def test_shutdown_flushes_a_final_export(start_vitals, receiver):
     assert time.monotonic() - t0 < 5
     assert len(receiver.received) == 1
     assert "system.cpu.time" in receiver.received[0].metrics()
+
+
+def test_a_partial_success_is_logged_once_and_counted(start_vitals):
+    r = Receiver(partial=(7, "7 points had no name we accept"))
+    try:
+        d = start_vitals(otlp_section(f"http://127.0.0.1:{r.port}"))
+        r.wait(4)
+        body = parse_exposition(d.metrics_text())
+        assert body[("vitals_otlp_points_total", frozenset({("outcome", "rejected")}))] >= 4 * 7
+        warned = [e for e in d.logs if e.get("fields", {}).get("message") == "the OTLP receiver rejected part of an export"]
+        assert len(warned) == 1, warned
+        assert warned[0]["fields"]["rejected"] == 7
+    finally:
+        r.close()
