@@ -284,7 +284,7 @@ impl Task {
                     if self.partial.as_deref() != Some(accepted.message.as_str()) {
                         warn!(
                             rejected = accepted.rejected_points,
-                            message = %accepted.message,
+                            detail = %accepted.message,
                             "the OTLP receiver rejected part of an export"
                         );
                         self.partial = Some(accepted.message);

@@ -49,6 +49,7 @@ timeout = "1s"
 [collectors.processes]
 interval = "1s"
 timeout = "1s"
+top_n = 5                # the dashboards' top-N tables
 """
 # Sensors and battery from a laptop's sysfs, sessions from a utmp: the hardware this host lacks.
 FIXTURE_CONFIG = "\n".join(
