@@ -21,6 +21,9 @@
 //! them with `surrogateescape`); they are kept as bytes here and escaped where they become
 //! labels.
 //!
+//! An attribute longer than the 64 KiB cap of a sysfs attribute (`Limit::Attribute`) is no
+//! sensor's: it fails the temperatures (or the fans), counted as a parse error.
+//!
 //! Where psutil raises (a fan whose `_input` is not a number, a fan chip without `name`),
 //! vitals skips that sensor instead. psutil divides a zone's trip temperature by 1000 again
 //! on every later trip point of the same zone, in its set's hash order; vitals divides once.

@@ -181,27 +181,33 @@ impl Limit {
 /// The file's bytes, at most `limit` of them: the one read of a host file every other
 /// helper here goes through. A file longer than its limit is [`HostError::TooLarge`].
 pub fn read_bytes_with(path: &Path, limit: Limit) -> Result<Vec<u8>, HostError> {
+    let mut bytes = Vec::new();
+    read_into(path, limit, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`read_bytes_with`] into a buffer the caller reuses (emptied first): for a scan that
+/// reads one small file per process or device.
+pub fn read_into(path: &Path, limit: Limit, buf: &mut Vec<u8>) -> Result<(), HostError> {
     use std::io::Read;
     let failed = |source| HostError::Read {
         path: path.to_path_buf(),
         source,
     };
+    buf.clear();
     let mut file = std::fs::File::open(path).map_err(failed)?;
     let cap = limit.bytes();
     // A regular file (utmp, a fixture tree) gives its size; /proc and /sys files give 0.
     let hint = file.metadata().map_or(0, |m| m.len()).min(cap);
-    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
-    (&mut file)
-        .take(cap)
-        .read_to_end(&mut bytes)
-        .map_err(failed)?;
-    if bytes.len() as u64 == cap && !at_end(&mut file).map_err(failed)? {
+    buf.reserve(usize::try_from(hint).unwrap_or(0));
+    (&mut file).take(cap).read_to_end(buf).map_err(failed)?;
+    if buf.len() as u64 == cap && !at_end(&mut file).map_err(failed)? {
         return Err(HostError::TooLarge {
             path: path.to_path_buf(),
             limit,
         });
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// True when nothing is left to read.
