@@ -231,6 +231,11 @@ of valid UTF-8 becomes `\xNN` (two lowercase hex digits) and each backslash beco
 So `network_interface_name` `\xe9th0` is the interface named by the bytes e9 74 68 30, and
 `br\\x41` the UTF-8 name `br\x41`: a label value holds `\x` exactly when it was escaped.
 The `devices` and `interfaces` filters match the escaped name, as it is exported.
+
+A label value longer than 256 bytes (only ever host text: a sensor label, a mount point) is
+cut to at most 256 bytes, at a character boundary and never inside an escape, ending in the
+marker `…[N bytes, H]`: N is the whole value's length and H 16 hex digits of its 64-bit
+FNV-1a hash, so two long names with the same start stay two series.
 ";
 
 #[cfg(test)]

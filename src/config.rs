@@ -129,9 +129,16 @@ pub enum ConfigError {
 impl Config {
     /// Parses and validates TOML text; `path` is only used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: shorten_lines(e.to_string().trim_end()),
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let key = e.span().and_then(|s| key_at(text, s.start));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{}{}",
+                    key.map(|k| format!("{k}: ")).unwrap_or_default(),
+                    shorten_lines(e.to_string().trim_end())
+                ),
+            }
         })?;
         config.validate(text, path)?;
         Ok(config)
@@ -235,6 +242,27 @@ fn shorten_lines(message: &str) -> String {
         .join("\n")
 }
 
+/// The dotted name (`collectors.cpu.interval`) of the key written on the line holding byte
+/// `at`, inside the `[table]` above it, for the toml crate's messages, which quote the line
+/// but not the table. None off a `key = value` line or for a key too long to show.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let before = text.get(..at)?;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].split('\n').next()?;
+    let key = line.split_once('=')?.0.trim();
+    if key.is_empty() || key.starts_with('[') || key.len() > 200 {
+        return None;
+    }
+    let table = text[..start].lines().rev().find_map(|l| {
+        let header = l.trim_start().strip_prefix('[')?.trim_start_matches('[');
+        Some(header.split(']').next().unwrap_or("").trim())
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 /// Line and column (1-based) of `key = ...` inside `[table]`, for messages about values
 /// that were valid alone. Falls back to the table header when the key is not written.
 fn locate(text: &str, table: &str, key: &str) -> Option<(usize, usize)> {
@@ -280,7 +308,7 @@ mod tests {
         let err = parse("[collectors.cpu]\nintervall = \"5s\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("intervall"), "{err}");
+        assert!(err.contains("collectors.cpu.intervall: "), "{err}");
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("column 1"), "{err}");
     }
@@ -325,7 +353,7 @@ mod tests {
         for (text, want) in [
             (
                 "[collectors.cpu]\ninterval = \"18446744073709551615s\"\n",
-                "line 2",
+                "collectors.cpu.interval: TOML parse error at line 2",
             ),
             (
                 "[collectors.cpu]\ninterval = \"999999999999h\"\n",

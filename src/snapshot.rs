@@ -2,6 +2,7 @@
 //! partial failures it skipped over. Exporters read published snapshots and nothing else.
 
 use crate::catalog::MetricDesc;
+use crate::host::bytes::truncate;
 
 /// One series: label values in the order of the descriptor's attributes, and a value.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +92,9 @@ pub fn unix_nanos() -> u64 {
 }
 
 impl Snapshot {
-    /// Adds one sample; `labels` pairs attribute names with values.
+    /// Adds one sample; `labels` pairs attribute names with values. A value longer than
+    /// [`crate::host::bytes::MAX_LABEL_BYTES`] (only ever host text) is cut with a marker ([`truncate`]), here,
+    /// once per collection, so the encoders never see one and scrapes cost the same.
     pub fn add(&mut self, desc: &'static MetricDesc, labels: &[(&'static str, &str)], value: f64) {
         debug_assert!(
             labels.iter().all(|(k, _)| desc.attributes.contains(k)),
@@ -99,7 +102,10 @@ impl Snapshot {
             desc.name
         );
         let sample = Sample {
-            labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (*k, truncate(v).into_owned()))
+                .collect(),
             value,
         };
         match self
@@ -141,6 +147,7 @@ impl Snapshot {
 mod tests {
     use super::*;
     use crate::catalog::Instrument;
+    use crate::host::bytes::MAX_LABEL_BYTES;
 
     static A: MetricDesc = MetricDesc {
         name: "a",
@@ -166,5 +173,16 @@ mod tests {
         assert_eq!(s.families.len(), 2);
         assert_eq!(s.family("a").map(|f| f.samples.len()), Some(2));
         assert_eq!(s.series_count(), 3);
+    }
+
+    #[test]
+    fn long_label_values_are_cut() {
+        let mut s = Snapshot::default();
+        s.add(&A, &[("k", &"l".repeat(1 << 20))], 1.0);
+        s.add(&A, &[("k", "short")], 2.0);
+        let samples = &s.family("a").unwrap().samples;
+        assert!(samples[0].labels[0].1.len() <= MAX_LABEL_BYTES);
+        assert!(samples[0].labels[0].1.contains("…[1048576 bytes, "));
+        assert_eq!(samples[1].labels[0].1, "short");
     }
 }

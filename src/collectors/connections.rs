@@ -22,7 +22,7 @@ use crate::host::proc_net::{
     tcp_state_name,
 };
 use crate::host::sock_diag::{AF_INET, AF_INET6, DiagError, Protocol, SockDiag};
-use crate::host::{self, HostError, HostPaths};
+use crate::host::{self, HostError, HostPaths, Limit};
 use crate::snapshot::Snapshot;
 
 /// Where sockets are listed from.
@@ -164,14 +164,15 @@ pub fn read_procfs(paths: &HostPaths, unix: bool) -> Result<Sockets, HostError> 
 fn read_procfs_part(paths: &HostPaths, part: Part, out: &mut Sockets) -> Result<(), HostError> {
     for &i in part.tables() {
         let (_, family, file) = TABLES[i];
-        out.inet[i] = match host::read_parsed(&paths.proc(file), parse_inet_table) {
+        out.inet[i] = match host::read_parsed_with(&paths.proc(file), Limit::Sockets, parse_inet_table) {
             Ok(sockets) => sockets,
             Err(e) if family == "ipv6" && e.is_not_found() => Vec::new(),
             Err(e) => return Err(e),
         };
     }
     if part == Part::Unix {
-        out.unix = Some(count_unix_table(&host::read(&paths.proc("net/unix"))?));
+        let unix = host::read_with(&paths.proc("net/unix"), Limit::Sockets)?;
+        out.unix = Some(count_unix_table(&unix));
     }
     Ok(())
 }

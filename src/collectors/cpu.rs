@@ -12,7 +12,7 @@ use crate::host::cpu_sysfs::{parse_cpu_list, parse_khz, trailing_number};
 use crate::host::cpuinfo::{parse_cpuinfo_cores, parse_cpuinfo_mhz};
 use crate::host::loadavg;
 use crate::host::proc_stat::{CpuTicks, parse_proc_stat};
-use crate::host::{self, HostError, HostPaths};
+use crate::host::{self, HostError, HostPaths, Limit};
 use crate::snapshot::Snapshot;
 
 super::settings::plain_settings!(
@@ -265,7 +265,7 @@ impl CpuCollector {
     /// list changed (hotplug) or could not be read.
     fn counts(&mut self, stat_cpus: usize, out: &mut Snapshot) {
         let path = self.paths.sys("devices/system/cpu/online");
-        let online = host::read(&path);
+        let online = host::read_attribute(&path);
         let parsed = online
             .as_ref()
             .map(|t| parse_cpu_list(t).map_err(|e| e.at(&path)));
@@ -310,7 +310,7 @@ impl CpuCollector {
         for file in ["core_cpus_list", "thread_siblings_list"] {
             let mut lists = std::collections::HashSet::new();
             for cpu in &cpus {
-                match host::read(&cpu_dir.join(cpu).join("topology").join(file)) {
+                match host::read_attribute(&cpu_dir.join(cpu).join("topology").join(file)) {
                     Ok(text) => {
                         lists.insert(text.trim().to_string());
                     }
@@ -425,7 +425,11 @@ impl Collector for CpuCollector {
         let load = if self.live_procfs {
             Ok(loadavg::from_sysinfo())
         } else {
-            host::read_parsed(&self.paths.proc("loadavg"), loadavg::parse_loadavg)
+            host::read_parsed_with(
+                &self.paths.proc("loadavg"),
+                Limit::Attribute,
+                loadavg::parse_loadavg,
+            )
         };
         match load {
             Ok([l1, l5, l15]) => {
@@ -494,7 +498,7 @@ pub fn cpu_freq(paths: &HostPaths, dirs: &[PathBuf]) -> Result<Vec<Frequency>, H
     let cpu_dir = paths.sys("devices/system/cpu");
     let khz = |dir: &Path, file: &str| -> Result<Option<u64>, HostError> {
         let path = dir.join(file);
-        host::read_optional(&path)
+        host::read_optional(&path)?
             .map(|text| parse_khz(&text).map_err(|e| e.at(&path)))
             .transpose()
     };
@@ -511,7 +515,7 @@ pub fn cpu_freq(paths: &HostPaths, dirs: &[PathBuf]) -> Result<Vec<Frequency>, H
                 Some(v) => v as f64 * 1e3,
                 None => {
                     let online = cpu_dir.join(format!("cpu{i}")).join("online");
-                    if host::read(&online).is_ok_and(|t| t == "0\n") {
+                    if host::read_attribute(&online).is_ok_and(|t| t == "0\n") {
                         out.push(Frequency {
                             current_hz: 0.0,
                             min_max_hz: Some((0.0, 0.0)),

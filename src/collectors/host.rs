@@ -6,7 +6,7 @@ use crate::catalog::{Instrument, MetricDesc};
 use crate::host::bytes::escape;
 use crate::host::os_release::{self, parse_os_release};
 use crate::host::proc_stat::parse_proc_stat;
-use crate::host::{self, HostError, HostPaths, ParseError};
+use crate::host::{self, HostError, HostPaths, Limit, ParseError};
 use crate::snapshot::Snapshot;
 
 super::settings::plain_settings!(30, 5);
@@ -92,7 +92,8 @@ impl HostCollector {
             out.iter_mut()
                 .zip(["ostype", "hostname", "osrelease", "version", "arch"])
         {
-            *slot = match host::read_bytes(&self.paths.proc(&format!("sys/kernel/{file}"))) {
+            let path = self.paths.proc(&format!("sys/kernel/{file}"));
+            *slot = match host::read_bytes_with(&path, Limit::Attribute) {
                 Ok(text) => {
                     let end = text.iter().rposition(|&b| b != b'\n').map_or(0, |i| i + 1);
                     escape(&text[..end]).into_owned()
@@ -107,7 +108,7 @@ impl HostCollector {
 
     fn os_release(&self) -> Result<Option<Vec<(String, String)>>, HostError> {
         for rel in ["etc/os-release", "usr/lib/os-release"] {
-            match host::read(&self.paths.root(rel)) {
+            match host::read_with(&self.paths.root(rel), Limit::Attribute) {
                 Ok(text) => return Ok(Some(parse_os_release(&text))),
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e),
@@ -141,7 +142,7 @@ impl Collector for HostCollector {
             .btime
             .ok_or_else(|| ParseError("no btime line".into()).at(&stat_path))?;
         out.add(&BOOT_TIME, &[], btime as f64);
-        match host::read_parsed(&self.paths.proc("uptime"), parse_uptime) {
+        match host::read_parsed_with(&self.paths.proc("uptime"), Limit::Attribute, parse_uptime) {
             Ok(up) => out.add(&UPTIME, &[], up),
             Err(e) => out.skip(e.kind(), e.to_string()),
         }

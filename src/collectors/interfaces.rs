@@ -17,7 +17,7 @@ use crate::host::bytes::escape_os;
 use crate::host::net_dev::parse_net_dev;
 use crate::host::net_if::{self, IfAddr};
 use crate::host::proc_net::parse_if_inet6;
-use crate::host::{self, HostError, HostPaths};
+use crate::host::{self, HostError, HostPaths, Limit};
 use crate::snapshot::{ErrorKind, Snapshot};
 
 super::settings::plain_settings!(
@@ -125,16 +125,21 @@ impl InterfacesCollector {
         let mut addrs = Vec::new();
         for name in names {
             let dir = self.paths.sys("class/net").join(name);
-            let (Ok(address), Ok(flags)) = (
-                host::read(&dir.join("address")),
-                host::read_parsed(&dir.join("flags"), net_if::parse_flags),
-            ) else {
-                continue;
+            let read = || -> Result<_, HostError> {
+                let address = host::read_attribute(&dir.join("address"))?;
+                let flags =
+                    host::read_parsed_with(&dir.join("flags"), Limit::Attribute, net_if::parse_flags)?;
+                let broadcast = host::read_optional(&dir.join("broadcast"))?;
+                Ok((address, flags, broadcast.unwrap_or_default()))
             };
-            let broadcast = host::read(&dir.join("broadcast")).unwrap_or_default();
-            addrs.extend(net_if::link_addr_from_sysfs(
-                name, &address, &broadcast, flags,
-            ));
+            match read() {
+                Ok((address, flags, broadcast)) => addrs.extend(net_if::link_addr_from_sysfs(
+                    name, &address, &broadcast, flags,
+                )),
+                // Over its cap: counted. Unreadable: an interface without a link address.
+                Err(e @ HostError::TooLarge { .. }) => out.skip(e.kind(), e.to_string()),
+                Err(_) => {}
+            }
         }
         match host::read_parsed_bytes(&self.paths.proc("net/if_inet6"), parse_if_inet6) {
             Ok(lines) => addrs.extend(net_if::ipv6_addrs(&lines)),

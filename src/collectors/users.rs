@@ -2,12 +2,13 @@
 //! counted per user; the session list itself (terminal, remote host, pid) is sensitive and
 //! grows with every login, so it is an opt-in `_info` metric.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
-use crate::host::utmp;
-use crate::host::{HostError, HostPaths};
+use crate::host::utmp::{self, User};
+use crate::host::{self, HostError, HostPaths, Limit};
 use crate::snapshot::Snapshot;
 
 super::settings::plain_settings!(
@@ -73,6 +74,16 @@ impl UsersCollector {
     }
 }
 
+/// Sessions per user name, sorted by name: one map insertion per session, so 100,000
+/// sessions of distinct users cost what 100,000 of one user do.
+pub fn sessions_per_user(users: &[User]) -> BTreeMap<&str, usize> {
+    let mut counts = BTreeMap::new();
+    for u in users {
+        *counts.entry(u.name.as_str()).or_insert(0) += 1;
+    }
+    counts
+}
+
 impl Collector for UsersCollector {
     fn name(&self) -> &'static str {
         "users"
@@ -84,22 +95,14 @@ impl Collector for UsersCollector {
 
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let path = self.utmp_path();
-        let data = match std::fs::read(&path) {
+        let data = match host::read_bytes_with(&path, Limit::Utmp) {
             Ok(data) => data,
             // No utmp (a container, a minimal system): glibc then reports no entries.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => return Err(HostError::Read { path, source }),
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
         };
         let users = utmp::users(&data);
-        let mut counts: Vec<(&str, usize)> = Vec::new();
-        for u in &users {
-            match counts.iter_mut().find(|(n, _)| *n == u.name) {
-                Some((_, c)) => *c += 1,
-                None => counts.push((&u.name, 1)),
-            }
-        }
-        counts.sort();
-        for (name, n) in counts {
+        for (name, n) in sessions_per_user(&users) {
             out.add(&COUNT, &[(USER, name)], n as f64);
         }
         if self.sessions_info {

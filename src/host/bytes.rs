@@ -79,6 +79,59 @@ pub fn unescape(value: &str) -> Vec<u8> {
     out
 }
 
+/// The longest label value vitals exports, in bytes. Host text becomes label values (sensor
+/// labels, mount points, user and host names, os-release fields), and a sysfs attribute can
+/// hold 64 KiB: every value goes through [`truncate`] in `Snapshot::add`, so no host file
+/// makes one series carry kilobytes into every scrape and every stored sample.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// A label value of at most [`MAX_LABEL_BYTES`]: a longer one keeps its start, cut at a
+/// character boundary and never inside an `\xNN` or `\\` of [`escape`], followed by the
+/// marker `…[N bytes, H]`, N the whole value's length and H 16 hex digits of its FNV-1a
+/// hash, so that two long values with the same start stay two series. Values within the cap
+/// (every real one) are returned as they are, for the cost of one length comparison.
+pub fn truncate(value: &str) -> Cow<'_, str> {
+    if value.len() <= MAX_LABEL_BYTES {
+        return Cow::Borrowed(value);
+    }
+    let marker = format!("…[{} bytes, {:016x}]", value.len(), fnv1a(value.as_bytes()));
+    let mut cut = MAX_LABEL_BYTES - marker.len();
+    while !value.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    if value.contains("\\x") {
+        cut = escape_boundary(value, cut);
+    }
+    Cow::Owned(format!("{}{marker}", &value[..cut]))
+}
+
+/// The last end of a whole escape unit (`\\`, `\xNN` or one character) of an escaped
+/// value at or before `cut`, so that [`unescape`] still reads the kept part right.
+fn escape_boundary(value: &str, cut: usize) -> usize {
+    let b = value.as_bytes();
+    let mut end = 0;
+    while end < cut {
+        let unit = match (b[end], b.get(end + 1)) {
+            (b'\\', Some(b'\\')) => 2,
+            (b'\\', Some(b'x')) => 4,
+            _ => value[end..].chars().next().map_or(1, char::len_utf8),
+        };
+        if end + unit > cut {
+            break;
+        }
+        end += unit;
+    }
+    end
+}
+
+/// 64-bit FNV-1a: stable across builds and Rust versions, unlike std's hasher, so a
+/// truncated value keeps its series across upgrades.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A host name in an `OsStr` (a directory entry, a path component) as a label value.
 pub fn escape_os(name: &std::ffi::OsStr) -> Cow<'_, str> {
     use std::os::unix::ffi::OsStrExt;
@@ -112,6 +165,28 @@ mod tests {
         assert_eq!(escape(b"\xe6\x97\xa5\xff\xe6\x97\xa5"), r"日\xff日");
         // A valid name that looks escaped is escaped, so decoding is never ambiguous.
         assert_eq!(escape(br"lit\x41"), r"lit\\x41");
+    }
+
+    #[test]
+    fn long_values_are_truncated_with_a_marker() {
+        let short = "x".repeat(MAX_LABEL_BYTES);
+        assert!(matches!(truncate(&short), Cow::Borrowed(_)));
+        let long = "é".repeat(1 << 19);
+        let t = truncate(&long);
+        assert!(t.len() <= MAX_LABEL_BYTES, "{}", t.len());
+        assert!(t.starts_with("éé"));
+        assert!(t.contains(&format!("…[{} bytes, ", long.len())), "{t}");
+        let other = format!("{}z", &long[..long.len() - 2]);
+        assert_ne!(truncate(&other), t, "same start, another value");
+        // An escaped value is never cut inside an escape.
+        for pad in 0..8 {
+            let bytes = [b"a".repeat(pad), b"\xff".repeat(200)].concat();
+            let escaped = escape(&bytes);
+            let t = truncate(&escaped);
+            assert!(t.len() <= MAX_LABEL_BYTES);
+            let kept = t.split('…').next().unwrap();
+            assert_eq!(escape(&unescape(kept)), kept, "pad {pad}");
+        }
     }
 
     #[test]

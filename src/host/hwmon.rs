@@ -21,6 +21,9 @@
 //! them with `surrogateescape`); they are kept as bytes here and escaped where they become
 //! labels.
 //!
+//! An attribute longer than the 64 KiB cap of a sysfs attribute (`Limit::Attribute`) is no
+//! sensor's: it fails the temperatures (or the fans), counted as a parse error.
+//!
 //! Where psutil raises (a fan whose `_input` is not a number, a fan chip without `name`),
 //! vitals skips that sensor instead. psutil divides a zone's trip temperature by 1000 again
 //! on every later trip point of the same zone, in its set's hash order; vitals divides once.
@@ -127,8 +130,13 @@ fn attribute(dir: &Path, base: &OsStr, suffix: &str) -> PathBuf {
 }
 
 /// A name or label file's text as psutil has it: `cat(path).strip()`, as bytes.
-fn read_name(path: &Path) -> Option<OsString> {
-    read_optional_bytes(path).map(|b| OsString::from_vec(super::strip(&b).to_vec()))
+fn read_name(path: &Path) -> Result<Option<OsString>, HostError> {
+    Ok(read_optional_bytes(path)?.map(|b| OsString::from_vec(super::strip(&b).to_vec())))
+}
+
+/// An optional millidegree attribute in degrees; `None` when unreadable or not a number.
+fn read_millidegrees(path: &Path) -> Result<Option<f64>, HostError> {
+    Ok(read_optional(path)?.and_then(|t| parse_millidegrees(&t)))
 }
 
 /// (directory holding the sensor files, sensor base name, device name) for every sensor
@@ -179,21 +187,17 @@ pub fn temperatures(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
     let mut out = Vec::new();
     let found = bases(paths, "temp", DeviceDir::Also)?;
     for (dir, base, device) in &found {
-        let Some(current) =
-            read_optional(&attribute(dir, base, "input")).and_then(|t| parse_millidegrees(&t))
-        else {
+        let Some(current) = read_millidegrees(&attribute(dir, base, "input"))? else {
             continue;
         };
-        let Some(chip) = read_name(&dir.join("name")) else {
+        let Some(chip) = read_name(&dir.join("name"))? else {
             continue;
         };
-        let limit = |suffix: &str| {
-            read_optional(&attribute(dir, base, suffix)).and_then(|t| parse_millidegrees(&t))
-        };
-        let (high, critical) = psutil_limits(limit("max"), limit("crit"));
+        let limit = |suffix: &str| read_millidegrees(&attribute(dir, base, suffix));
+        let (high, critical) = psutil_limits(limit("max")?, limit("crit")?);
         out.push(Temperature {
             chip,
-            label: read_name(&attribute(dir, base, "label")).unwrap_or_default(),
+            label: read_name(&attribute(dir, base, "label"))?.unwrap_or_default(),
             id: sensor_id(device, base),
             current,
             high,
@@ -228,16 +232,15 @@ pub fn thermal_zones(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
         .filter(|n| n.as_bytes().starts_with(b"thermal_zone"))
     {
         let dir = class.join(&zone);
-        let Some(current) = read_optional(&dir.join("temp")).and_then(|t| parse_millidegrees(&t))
-        else {
+        let Some(current) = read_millidegrees(&dir.join("temp"))? else {
             continue;
         };
-        let Some(chip) = read_name(&dir.join("type")) else {
+        let Some(chip) = read_name(&dir.join("type"))? else {
             continue;
         };
         // Trip point names are numbered ASCII; one that is not UTF-8 cannot be parsed.
         let names = list_dir(&dir).unwrap_or_default();
-        let (high, critical) = trip_limits(&names, |name| read_optional(&dir.join(name)));
+        let (high, critical) = trip_limits(&names, |name| read_optional(&dir.join(name)))?;
         let (high, critical) = psutil_limits(high, critical);
         out.push(Temperature {
             chip,
@@ -257,8 +260,8 @@ pub fn thermal_zones(paths: &HostPaths) -> Result<Vec<Temperature>, HostError> {
 /// so vitals takes the lowest-numbered.
 pub fn trip_limits(
     names: &[String],
-    read: impl Fn(&str) -> Option<String>,
-) -> (Option<f64>, Option<f64>) {
+    read: impl Fn(&str) -> Result<Option<String>, HostError>,
+) -> Result<(Option<f64>, Option<f64>), HostError> {
     let mut points: Vec<(u64, String)> = names
         .iter()
         .filter(|n| n.starts_with("trip_point"))
@@ -272,34 +275,34 @@ pub fn trip_limits(
     points.dedup();
     let (mut high, mut critical) = (None, None);
     for (_, point) in &points {
-        let kind = read(&format!("{point}_type")).unwrap_or_default();
+        let kind = read(&format!("{point}_type"))?.unwrap_or_default();
         let slot = match kind.trim() {
             "critical" => &mut critical,
             "high" => &mut high,
             _ => continue,
         };
         if slot.is_none() {
-            *slot = read(&format!("{point}_temp")).and_then(|t| parse_millidegrees(&t));
+            *slot = read(&format!("{point}_temp"))?.and_then(|t| parse_millidegrees(&t));
         }
     }
-    (high, critical)
+    Ok((high, critical))
 }
 
 /// psutil's `sensors_fans()`, flattened.
 pub fn fans(paths: &HostPaths) -> Result<Vec<Fan>, HostError> {
     let mut out = Vec::new();
     for (dir, base, device) in bases(paths, "fan", DeviceDir::WhenNoneDirect)? {
-        let Some(rpm) = read_optional(&attribute(&dir, &base, "input"))
+        let Some(rpm) = read_optional(&attribute(&dir, &base, "input"))?
             .and_then(|t| t.trim().parse::<i64>().ok())
         else {
             continue;
         };
-        let Some(chip) = read_name(&dir.join("name")) else {
+        let Some(chip) = read_name(&dir.join("name"))? else {
             continue;
         };
         out.push(Fan {
             chip,
-            label: read_name(&attribute(&dir, &base, "label")).unwrap_or_default(),
+            label: read_name(&attribute(&dir, &base, "label"))?.unwrap_or_default(),
             id: sensor_id(&device, &base),
             rpm,
         });
@@ -398,13 +401,15 @@ mod tests {
             "trip_point_1_type",
             "type",
         ]);
-        let read = |f: &str| match f {
-            "trip_point_0_type" => Some("passive\n".to_string()),
-            "trip_point_0_temp" => Some("90000\n".to_string()),
-            "trip_point_1_type" => Some("critical\n".to_string()),
-            "trip_point_1_temp" => Some("105000\n".to_string()),
-            _ => None,
+        let read = |f: &str| {
+            Ok(match f {
+                "trip_point_0_type" => Some("passive\n".to_string()),
+                "trip_point_0_temp" => Some("90000\n".to_string()),
+                "trip_point_1_type" => Some("critical\n".to_string()),
+                "trip_point_1_temp" => Some("105000\n".to_string()),
+                _ => None,
+            })
         };
-        assert_eq!(trip_limits(&n, read), (None, Some(105.0)));
+        assert_eq!(trip_limits(&n, read).unwrap(), (None, Some(105.0)));
     }
 }

@@ -89,13 +89,18 @@ pub enum HostError {
     Read { path: PathBuf, source: io::Error },
     #[error("parsing {path}: {detail}")]
     Parse { path: PathBuf, detail: String },
+    /// The file holds more than its kind's [`Limit`]: counted as a parse error.
+    #[error("parsing {path}: longer than {}, the most vitals reads of {}", .limit.describe_size(), .limit.what())]
+    TooLarge { path: PathBuf, limit: Limit },
 }
 
 impl HostError {
     pub fn kind(&self) -> crate::snapshot::ErrorKind {
         match self {
             HostError::Read { .. } => crate::snapshot::ErrorKind::Read,
-            HostError::Parse { .. } => crate::snapshot::ErrorKind::Parse,
+            HostError::Parse { .. } | HostError::TooLarge { .. } => {
+                crate::snapshot::ErrorKind::Parse
+            }
         }
     }
 
@@ -110,28 +115,145 @@ impl HostError {
 pub struct ParseError(pub String);
 
 impl ParseError {
+    /// The complaint about the file at `path`, cut to [`DETAIL_CHARS`]: it may quote a line of
+    /// the host's text, which can be megabytes long.
     pub fn at(self, path: &Path) -> HostError {
+        let mut detail = self.0;
+        if let Some((cut, _)) = detail.char_indices().nth(DETAIL_CHARS) {
+            let len = detail.len();
+            detail.truncate(cut);
+            detail.push_str(&format!("... ({len} bytes in all)"));
+        }
         HostError::Parse {
             path: path.to_path_buf(),
-            detail: self.0,
+            detail,
         }
     }
 }
 
-pub fn read(path: &Path) -> Result<String, HostError> {
-    std::fs::read_to_string(path).map_err(|source| HostError::Read {
+/// The most characters of a parser's complaint a message keeps.
+pub const DETAIL_CHARS: usize = 300;
+
+/// The most vitals reads of one host file, by kind of file. Every read of a host file goes
+/// through [`read_bytes_with`], so no file, however long (a `/proc/stat` that is a link to
+/// `/dev/zero`, a FUSE file that never ends), is read until memory runs out: past its cap
+/// the read stops and the file is [`HostError::TooLarge`], a parse error of that
+/// collection. Each cap is far above what the kernel writes on the largest machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// 64 KiB: a sysfs attribute, or a file of one value or a few lines (`loadavg`,
+    /// `uptime`, `sys/kernel/*`, `os-release`). The kernel writes a sysfs attribute into
+    /// one page: 4 KiB, 64 KiB on arm64 and ppc64 kernels with 64 KiB pages.
+    Attribute,
+    /// 16 MiB: a /proc table that grows with the machine (`stat`, `meminfo`, `cpuinfo`,
+    /// `diskstats`, `net/dev`, `mounts`, `partitions`). The largest, `cpuinfo`, takes about
+    /// 2 KB a CPU: 16 MiB at the kernel's limit of 8,192 CPUs.
+    Table,
+    /// 64 MiB: `/proc/net/{tcp,tcp6,udp,udp6,unix}`, read where netlink is not (a fixture
+    /// tree, a sandbox without sock_diag). About 150 bytes a socket: some 400,000 sockets.
+    Sockets,
+    /// [`utmp::MAX_RECORDS`] records of [`utmp::RECORD`] bytes (48 MiB).
+    Utmp,
+}
+
+impl Limit {
+    pub const fn bytes(self) -> u64 {
+        match self {
+            Limit::Attribute => 64 << 10,
+            Limit::Table => 16 << 20,
+            Limit::Sockets => 64 << 20,
+            Limit::Utmp => (utmp::MAX_RECORDS * utmp::RECORD) as u64,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Limit::Attribute => "a sysfs attribute or one-value file",
+            Limit::Table => "a /proc table",
+            Limit::Sockets => "a /proc/net socket table",
+            Limit::Utmp => "a utmp file (131,072 records)",
+        }
+    }
+
+    fn describe_size(self) -> String {
+        let b = self.bytes();
+        if b.is_multiple_of(1 << 20) {
+            format!("{} MiB", b >> 20)
+        } else {
+            format!("{} KiB", b >> 10)
+        }
+    }
+}
+
+/// The file's bytes, at most `limit` of them: the one read of a host file every other
+/// helper here goes through. A file longer than its limit is [`HostError::TooLarge`].
+pub fn read_bytes_with(path: &Path, limit: Limit) -> Result<Vec<u8>, HostError> {
+    let mut bytes = Vec::new();
+    read_into(path, limit, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`read_bytes_with`] into a buffer the caller reuses (emptied first): for a scan that
+/// reads one small file per process or device.
+pub fn read_into(path: &Path, limit: Limit, buf: &mut Vec<u8>) -> Result<(), HostError> {
+    use std::io::Read;
+    let failed = |source| HostError::Read {
         path: path.to_path_buf(),
         source,
+    };
+    buf.clear();
+    let mut file = std::fs::File::open(path).map_err(failed)?;
+    let cap = limit.bytes();
+    // A regular file (utmp, a fixture tree) gives its size; /proc and /sys files give 0.
+    let hint = file.metadata().map_or(0, |m| m.len()).min(cap);
+    buf.reserve(usize::try_from(hint).unwrap_or(0));
+    (&mut file).take(cap).read_to_end(buf).map_err(failed)?;
+    if buf.len() as u64 == cap && !at_end(&mut file).map_err(failed)? {
+        return Err(HostError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// True when nothing is left to read.
+fn at_end(file: &mut std::fs::File) -> io::Result<bool> {
+    use std::io::Read;
+    let mut probe = [0u8; 1];
+    loop {
+        match file.read(&mut probe) {
+            Ok(n) => return Ok(n == 0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// [`read_bytes_with`] as text; a file that is not UTF-8 is a read error, as
+/// `std::fs::read_to_string` has it.
+pub fn read_with(path: &Path, limit: Limit) -> Result<String, HostError> {
+    String::from_utf8(read_bytes_with(path, limit)?).map_err(|e| HostError::Read {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()),
     })
 }
 
-/// The file's bytes: for files holding host names, which need not be UTF-8 (interface and
-/// disk names, sensor labels). [`read`] fails on the first byte that is not.
+/// A /proc table's text ([`Limit::Table`]).
+pub fn read(path: &Path) -> Result<String, HostError> {
+    read_with(path, Limit::Table)
+}
+
+/// A sysfs attribute's text ([`Limit::Attribute`]).
+pub fn read_attribute(path: &Path) -> Result<String, HostError> {
+    read_with(path, Limit::Attribute)
+}
+
+/// A /proc table's bytes ([`Limit::Table`]): for files holding host names, which need not
+/// be UTF-8 (interface and disk names, mount points). [`read`] fails on the first byte that
+/// is not.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>, HostError> {
-    std::fs::read(path).map_err(|source| HostError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    read_bytes_with(path, Limit::Table)
 }
 
 /// [`read_parsed`] for a parser of bytes.
@@ -143,34 +265,57 @@ pub fn read_parsed_bytes<T>(
     parse(&bytes).map_err(|e| e.at(path))
 }
 
-/// [`read_optional`] for an attribute that may not be UTF-8 (a sensor's label or name).
-pub fn read_optional_bytes(path: &Path) -> Option<Vec<u8>> {
-    std::fs::read(path).ok()
-}
-
-/// Reads and parses in one step, attaching the path to either failure.
+/// Reads a /proc table and parses it in one step, attaching the path to either failure.
 pub fn read_parsed<T>(
     path: &Path,
     parse: impl FnOnce(&str) -> Result<T, ParseError>,
 ) -> Result<T, HostError> {
-    let text = read(path)?;
+    read_parsed_with(path, Limit::Table, parse)
+}
+
+/// [`read_parsed`] with another limit.
+pub fn read_parsed_with<T>(
+    path: &Path,
+    limit: Limit,
+    parse: impl FnOnce(&str) -> Result<T, ParseError>,
+) -> Result<T, HostError> {
+    let text = read_with(path, limit)?;
     parse(&text).map_err(|e| e.at(path))
 }
 
-/// The file's text, or `None` when it cannot be read for any reason: psutil's treatment of
-/// optional sysfs attributes (sensor labels, limits, battery files).
-pub fn read_optional(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+/// An optional sysfs attribute's text: `None` when it cannot be read for any reason
+/// (psutil's treatment of sensor labels, limits, battery files), but an error when it is
+/// longer than [`Limit::Attribute`], so that the collection counts it.
+pub fn read_optional(path: &Path) -> Result<Option<String>, HostError> {
+    optional(read_attribute(path))
 }
 
-/// Reads a sysfs attribute holding one unsigned number.
+/// [`read_optional`] for an attribute that may not be UTF-8 (a sensor's label or name).
+pub fn read_optional_bytes(path: &Path) -> Result<Option<Vec<u8>>, HostError> {
+    optional(read_bytes_with(path, Limit::Attribute))
+}
+
+fn optional<T>(read: Result<T, HostError>) -> Result<Option<T>, HostError> {
+    match read {
+        Ok(v) => Ok(Some(v)),
+        Err(e @ HostError::TooLarge { .. }) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Reads a sysfs attribute (or a /proc/sys file) holding one unsigned number.
 pub fn read_u64(path: &Path) -> Result<u64, HostError> {
-    read_parsed(path, |t| {
+    read_parsed_with(path, Limit::Attribute, |t| {
         t.trim()
             .parse::<u64>()
             .map_err(|e| ParseError(format!("{:?}: {e}", t.trim())))
     })
 }
+
+/// The most names vitals takes from one directory listing: above the entries of a
+/// `devices/system/cpu` with 8,192 CPUs and any real number of hwmon chips, thermal zones
+/// or power supplies; a directory with more is broken or hostile, and a parse error.
+pub const MAX_DIR_ENTRIES: usize = 65_536;
 
 /// Names in a directory, sorted; a missing directory is an empty list. A name that is not
 /// UTF-8 comes back lossily converted: use [`list_dir_os`] for names that become labels or
@@ -185,7 +330,8 @@ pub fn list_dir(path: &Path) -> Result<Vec<String>, HostError> {
 }
 
 /// Names in a directory as the kernel gives them (bytes, not necessarily UTF-8), sorted by
-/// their bytes; a missing directory is an empty list.
+/// their bytes; a missing directory is an empty list, one of more than [`MAX_DIR_ENTRIES`]
+/// names a parse error.
 pub fn list_dir_os(path: &Path) -> Result<Vec<OsString>, HostError> {
     let entries = match std::fs::read_dir(path) {
         Ok(entries) => entries,
@@ -197,10 +343,16 @@ pub fn list_dir_os(path: &Path) -> Result<Vec<OsString>, HostError> {
             });
         }
     };
-    let mut names: Vec<OsString> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name())
-        .collect();
+    let mut names = Vec::new();
+    for entry in entries.filter_map(|e| e.ok()) {
+        if names.len() == MAX_DIR_ENTRIES {
+            return Err(HostError::Parse {
+                path: path.to_path_buf(),
+                detail: format!("more than {MAX_DIR_ENTRIES} entries"),
+            });
+        }
+        names.push(entry.file_name());
+    }
     names.sort();
     Ok(names)
 }
@@ -375,6 +527,36 @@ mod tests {
                 parse(&damaged);
             }
         }
+    }
+
+    #[test]
+    fn reads_stop_at_the_cap() {
+        use super::{HostError, Limit, read_attribute, read_bytes, read_optional};
+        use crate::snapshot::ErrorKind;
+        let dir = std::env::temp_dir().join(format!("vitals-cap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cap = Limit::Attribute.bytes() as usize;
+        let at_cap = dir.join("at_cap");
+        std::fs::write(&at_cap, vec![b'1'; cap]).unwrap();
+        assert_eq!(read_attribute(&at_cap).unwrap().len(), cap);
+        let over = dir.join("over");
+        std::fs::write(&over, vec![b'1'; cap + 1]).unwrap();
+        let err = read_attribute(&over).unwrap_err();
+        assert!(matches!(err, HostError::TooLarge { .. }), "{err}");
+        assert_eq!(err.kind(), ErrorKind::Parse);
+        assert!(err.to_string().contains("longer than 64 KiB"), "{err}");
+        assert!(read_optional(&over).is_err(), "over the cap is counted");
+        assert_eq!(read_optional(&dir.join("missing")).unwrap(), None);
+        // A file that never ends: 16 MiB read, then an error, not a read until out of memory.
+        let err = read_bytes(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("longer than 16 MiB"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn long_complaints_are_cut() {
+        let e = super::ParseError("x".repeat(1 << 20)).at(std::path::Path::new("/p"));
+        assert!(e.to_string().len() < 400, "{}", e.to_string().len());
     }
 
     #[test]

@@ -31,13 +31,21 @@ impl Mount {
     }
 }
 
-/// Parses a mount table. psutil reports the source `none` as an empty device; so does this.
+/// The most mounts vitals takes from one table; more is a parse error. It is the kernel's
+/// default limit of mounts in one namespace (`fs.mount-max`).
+pub const MAX_MOUNTS: usize = 100_000;
+
+/// Parses a mount table of at most [`MAX_MOUNTS`] lines. psutil reports the source `none`
+/// as an empty device; so does this.
 pub fn parse_mounts(text: &[u8]) -> Result<Vec<Mount>, ParseError> {
     let mut out = Vec::new();
     for line in text
         .split(|b| *b == b'\n')
         .filter(|l| !l.trim_ascii().is_empty())
     {
+        if out.len() == MAX_MOUNTS {
+            return Err(ParseError(format!("more than {MAX_MOUNTS} mounts")));
+        }
         let mut fields = line
             .split(|b| b.is_ascii_whitespace())
             .filter(|f| !f.is_empty());

@@ -54,7 +54,12 @@ pub const LAYOUT: [(Field, &str); FIELDS] = [
     (Field::Compressed, "transmit"),
 ];
 
-/// Parses the whole file. Like psutil, the two header lines are skipped and the name is
+/// The most interfaces vitals takes from one table; more is a parse error. Far above real
+/// hosts (a Kubernetes node has hundreds of veths, a router 4,094 VLANs per trunk), and
+/// each interface is some twenty series, so a longer table is broken or hostile.
+pub const MAX_INTERFACES: usize = 65_536;
+
+/// Parses the whole file, of at most [`MAX_INTERFACES`] interfaces. Like psutil, the two header lines are skipped and the name is
 /// everything before the last `:`, stripped (an alias such as `eth0:1` keeps its colon; the
 /// kernel writes no space after the name when it is 16 characters long). The name is kept
 /// as bytes: the kernel accepts any byte but `/`, `:`, NUL and whitespace in it.
@@ -72,6 +77,9 @@ pub fn parse_net_dev(text: &[u8]) -> Result<Vec<NetDev>, ParseError> {
         let name = super::strip(&line[..colon]);
         if name.is_empty() {
             return Err(ParseError(format!("no interface name in {:?}", shown())));
+        }
+        if out.len() == MAX_INTERFACES {
+            return Err(ParseError(format!("more than {MAX_INTERFACES} interfaces")));
         }
         let what = super::bytes::escape(name);
         let fields = std::str::from_utf8(&line[colon + 1..])

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use super::bytes::escape_os;
 use super::proc_net::Inet6Addr;
-use super::{HostError, HostPaths, ParseError};
+use super::{HostError, HostPaths, Limit, ParseError};
 
 const IFF_UP: u32 = 0x1;
 const IFF_BROADCAST: u32 = 0x2;
@@ -69,15 +69,16 @@ pub fn parse_duplex(text: &str) -> Duplex {
 /// UTF-8, and names the sysfs directory as it is.
 pub fn read_nic_stats(paths: &HostPaths, name: &OsStr) -> Result<Option<NicStats>, HostError> {
     let dir = paths.sys("class/net").join(name);
-    let flags = match super::read_parsed(&dir.join("flags"), parse_flags) {
+    let flags = match super::read_parsed_with(&dir.join("flags"), Limit::Attribute, parse_flags) {
         Ok(f) => f,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let operstate = super::read(&dir.join("operstate")).unwrap_or_default();
+    let operstate = super::read_optional(&dir.join("operstate"))?.unwrap_or_default();
     let mtu = super::read_u64(&dir.join("mtu"))?;
-    let speed_mbps = super::read(&dir.join("speed")).map_or(0, |t| parse_speed(&t));
-    let duplex = super::read(&dir.join("duplex")).map_or(Duplex::Unknown, |t| parse_duplex(&t));
+    let speed_mbps = super::read_optional(&dir.join("speed"))?.map_or(0, |t| parse_speed(&t));
+    let duplex =
+        super::read_optional(&dir.join("duplex"))?.map_or(Duplex::Unknown, |t| parse_duplex(&t));
     Ok(Some(NicStats {
         isup: is_running(flags, &operstate),
         duplex,

@@ -118,12 +118,17 @@ pub fn battery_from(name: &OsStr, f: &BatteryFiles) -> Option<Battery> {
     })
 }
 
-fn whole(path: &Path) -> Option<i64> {
-    super::read_optional(path)?.trim().parse().ok()
+fn whole(path: &Path) -> Result<Option<i64>, HostError> {
+    Ok(super::read_optional(path)?.and_then(|t| t.trim().parse().ok()))
 }
 
-fn first_whole(dir: &Path, names: &[&str]) -> Option<i64> {
-    names.iter().find_map(|n| whole(&dir.join(n)))
+fn first_whole(dir: &Path, names: &[&str]) -> Result<Option<i64>, HostError> {
+    for n in names {
+        if let Some(v) = whole(&dir.join(n))? {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
 }
 
 /// psutil's `sensors_battery()`: `None` without a battery (or without a percent).
@@ -135,13 +140,13 @@ pub fn battery(paths: &HostPaths) -> Result<Option<Battery>, HostError> {
     };
     let root = class.join(name);
     let files = BatteryFiles {
-        energy_now: first_whole(&root, &["energy_now", "charge_now"]),
-        power_now: first_whole(&root, &["power_now", "current_now"]),
-        energy_full: first_whole(&root, &["energy_full", "charge_full"]),
-        time_to_empty: whole(&root.join("time_to_empty_now")),
-        capacity: whole(&root.join("capacity")),
-        ac_online: first_whole(&class, &["AC0/online", "AC/online"]),
-        status: super::read_optional(&root.join("status")),
+        energy_now: first_whole(&root, &["energy_now", "charge_now"])?,
+        power_now: first_whole(&root, &["power_now", "current_now"])?,
+        energy_full: first_whole(&root, &["energy_full", "charge_full"])?,
+        time_to_empty: whole(&root.join("time_to_empty_now"))?,
+        capacity: whole(&root.join("capacity"))?,
+        ac_online: first_whole(&class, &["AC0/online", "AC/online"])?,
+        status: super::read_optional(&root.join("status"))?,
     };
     Ok(battery_from(name, &files))
 }

@@ -1,5 +1,6 @@
 //! `/proc/stat`: CPU times per CPU and in total, context switches, interrupts, boot time.
 
+use super::cpu_sysfs::MAX_CPUS;
 use super::{ParseError, num};
 
 /// psutil's `scputimes` fields on Linux, in `/proc/stat` order.
@@ -57,6 +58,12 @@ pub fn parse_proc_stat(text: &str) -> Result<ProcStat, ParseError> {
             stat.total = ticks;
         } else if let Some(n) = key.strip_prefix("cpu") {
             let n: u32 = num(n, "cpu line")?;
+            // Each line becomes a dozen series: no more lines than the kernel has CPUs.
+            if n >= MAX_CPUS || stat.per_cpu.len() == MAX_CPUS as usize {
+                return Err(ParseError(format!(
+                    "{key} line: more CPUs than the kernel's limit of {MAX_CPUS}"
+                )));
+            }
             let w = width.ok_or_else(|| ParseError(format!("{key} line before the cpu line")))?;
             stat.per_cpu.push((n, parse_ticks(words, w, key)?));
         } else {
@@ -148,9 +155,13 @@ mod tests {
             "cpu0 1 2 3 4\n",
             "cpu 1 2 3 4\nctxt\n",
             "cpu 1 2 3 4\ncpuX 1 2 3 4",
+            "cpu 1 2 3 4\ncpu8192 1 2 3 4",
+            "cpu 1 2 3 4\ncpu4294967295 1 2 3 4",
         ] {
             assert!(parse_proc_stat(bad).is_err(), "{bad:?}");
         }
+        let many = format!("cpu 1 2 3 4\n{}", "cpu0 1 2 3 4\n".repeat(8193));
+        assert!(parse_proc_stat(&many).is_err(), "more lines than CPUs");
     }
 }
 

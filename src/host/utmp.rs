@@ -12,6 +12,12 @@
 /// Size of one `struct utmpx` record.
 pub const RECORD: usize = 384;
 
+/// The most records vitals reads from a utmp file (48 MiB; more is a parse error, see
+/// [`super::Limit::Utmp`]). login and sshd reuse the record of a terminal line, so a file
+/// holds about one record per line ever used: a few thousand under the kernel's default of
+/// 4,096 pseudo-terminals (`kernel.pty.max`), thirty-fold below this.
+pub const MAX_RECORDS: usize = 131_072;
+
 /// `ut_type` of a logged-in user's session.
 pub const USER_PROCESS: i16 = 7;
 /// `ut_type` of a session that ended (what `who` no longer shows).
