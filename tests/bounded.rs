@@ -464,3 +464,14 @@ fn a_rejected_10_mb_config_value_is_not_echoed_whole() {
         assert!(err.contains("bytes in all"), "{err}");
     }
 }
+
+#[test]
+fn a_config_file_that_never_ends_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["check-config", "--config", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("larger than 67108864 bytes"), "{err}");
+}

@@ -79,8 +79,18 @@ pub enum Transport {
     },
 }
 
+/// A PEM file: certificates and keys are a few KB; a larger file is refused, not read whole.
 fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
+    use std::io::Read as _;
+    const MAX_PEM: u64 = 1 << 20;
+    let mut out = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PEM + 1).read_to_end(&mut out))
+        .map_err(|e| format!("reading {}: {e}", path.display()))?;
+    if out.len() as u64 > MAX_PEM {
+        return Err(format!("{}: larger than {MAX_PEM} bytes", path.display()));
+    }
+    Ok(out)
 }
 
 /// rustls settings for an https endpoint.

@@ -28,6 +28,11 @@ fn classify(e: Errno) -> Failure {
     }
 }
 
+/// Most bytes read of one per-process file: far above any `stat`, `status`, `io` or
+/// `smaps_rollup` (about 1 KB each), and above a command line at the kernel's usual
+/// argument limit (2 MiB), so memory stays bounded whatever a process or a tree holds.
+pub const MAX_FILE: usize = 4 << 20;
+
 pub struct Reader {
     dir: Option<OwnedFd>,
     path: String,
@@ -70,13 +75,18 @@ impl Reader {
         Ok(())
     }
 
-    /// The contents of `<procfs>/<pid>/<file>`.
+    /// The contents of `<procfs>/<pid>/<file>`, at most [`MAX_FILE`] bytes of it: a longer
+    /// file (a huge command line, a hostile fixture) is cut there, and a record cut short
+    /// fails its parser like any malformed one.
     pub fn read(&mut self, pid: u32, file: &str) -> Result<&[u8], Failure> {
         let fd = self.open(pid, file, OFlags::RDONLY)?;
         let mut n = 0;
         loop {
             if n == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
+                if self.buf.len() >= MAX_FILE {
+                    break;
+                }
+                self.buf.resize((self.buf.len() * 2).min(MAX_FILE), 0);
             }
             match rustix::io::read(&fd, &mut self.buf[n..]) {
                 Ok(0) => break,
