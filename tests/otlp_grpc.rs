@@ -2,9 +2,6 @@
 //! opentelemetry-proto generates): requests arrive with the configured header, gzip on and
 //! off, documented kinds, and values equal to the /metrics scrape of the same snapshot.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +14,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vitals");
+mod common;
+use common::Daemon;
 
 /// A request with the `x-tenant` header and the `grpc-encoding` it came with.
 type Received = (ExportMetricsServiceRequest, Option<String>, Option<String>);
@@ -76,62 +74,6 @@ fn receiver() -> (Store, u16) {
     (store, port)
 }
 
-struct Daemon {
-    child: Child,
-    addr: String,
-}
-
-impl Daemon {
-    fn start(config: &str) -> Daemon {
-        let dir = std::env::temp_dir().join(format!(
-            "vitals-otlp-grpc-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let cfg = dir.join("vitals.toml");
-        std::fs::write(&cfg, config).unwrap();
-        let mut child = Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .args(["--listen", "127.0.0.1:0", "--log-format", "text"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("addr=").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        Daemon { child, addr }
-    }
-
-    fn metrics(&self) -> String {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn wait_for(store: &Store, n: usize) {
     let end = Instant::now() + Duration::from_secs(20);
     while store.0.lock().unwrap().len() < n {
@@ -164,7 +106,7 @@ fn grpc_exports_arrive_with_the_scraped_values() {
         let (store, port) = receiver();
         let d = Daemon::start(&grpc_config(port, compression));
         wait_for(&store, 3);
-        let body = d.metrics();
+        let body = d.get("/metrics", &[]).text();
         let (request, header, encoding) = store.0.lock().unwrap().last().cloned().unwrap();
         assert_eq!(header.as_deref(), Some("team-a"));
         assert_eq!(
