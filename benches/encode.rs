@@ -52,7 +52,11 @@ fn synthetic(n: usize) -> Vec<Arc<Snapshot>> {
         let device = format!("device{:05}", i / 2);
         let direction = if i % 2 == 0 { "read" } else { "write" };
         s.add(
-            if i % 3 == 0 { &disk::IO } else { &disk::OPERATIONS },
+            if i % 3 == 0 {
+                &disk::IO
+            } else {
+                &disk::OPERATIONS
+            },
             &[("system.device", &device), ("disk.io.direction", direction)],
             (i * 4096) as f64,
         );

@@ -207,7 +207,11 @@ fn pid_stat(data: &[u8]) {
 /// Escaping a host name must be reversible, whatever its bytes.
 fn bytes(data: &[u8]) {
     let escaped = host::bytes::escape(data);
-    assert_eq!(host::bytes::unescape(&escaped), data, "escape is not reversible");
+    assert_eq!(
+        host::bytes::unescape(&escaped),
+        data,
+        "escape is not reversible"
+    );
     let _ = host::bytes::unescape(&text(data));
 }
 
