@@ -170,7 +170,14 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     next.run(request).await
 }
 
+/// Longest request target served; longer ones get 414 (the headers' own limit is
+/// `server.max_header_bytes`). A scrape's URL is a few dozen bytes.
+const MAX_URI_BYTES: usize = 4096;
+
 async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.uri().path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI_BYTES {
+        return (StatusCode::URI_TOO_LONG, "URI too long\n").into_response();
+    }
     let (in_flight, timeout) = state.limits();
     let Ok(_permit) = in_flight.try_acquire_owned() else {
         return busy("too many requests in flight\n");
