@@ -11,8 +11,11 @@ use std::path::Path;
 
 use crate::host;
 
-/// Every target, by name. The name is the cargo-fuzz target and its corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target's name (the cargo-fuzz target and its corpus directory) and entry point.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
     ("host_proc_stat", proc_stat),
     ("host_meminfo", meminfo),
     ("host_zoneinfo", zoneinfo),
@@ -35,6 +38,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("host_pid_stat", pid_stat),
     ("host_bytes", bytes),
     ("config_toml", config_toml),
+    ("web_config", web_config),
+    ("http_basic_auth", http_basic_auth),
+    ("http_accept", http_accept),
 ];
 
 /// Runs the named target on `data`; false when there is no such target.
@@ -217,4 +223,23 @@ fn bytes(data: &[u8]) {
 
 fn config_toml(data: &[u8]) {
     let _ = crate::config::Config::from_toml(&text(data), Path::new("fuzz.toml"));
+}
+
+fn web_config(data: &[u8]) {
+    let _ = crate::export::webconfig::WebConfigFile::parse(&text(data));
+}
+
+fn http_basic_auth(data: &[u8]) {
+    let _ = crate::export::auth::parse_basic(data);
+}
+
+/// Content negotiation on an `Accept` and `Accept-Encoding` header of these bytes.
+fn http_accept(data: &[u8]) {
+    use axum::http::{HeaderMap, HeaderValue, header};
+    if let Ok(v) = HeaderValue::from_bytes(data) {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, v.clone());
+        h.insert(header::ACCEPT_ENCODING, v);
+        let _ = crate::export::http::negotiate(&h);
+    }
 }

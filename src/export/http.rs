@@ -175,7 +175,12 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
 const MAX_URI_BYTES: usize = 4096;
 
 async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.uri().path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI_BYTES {
+    if request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len())
+        > MAX_URI_BYTES
+    {
         return (StatusCode::URI_TOO_LONG, "URI too long\n").into_response();
     }
     let (in_flight, timeout) = state.limits();
@@ -230,13 +235,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// What the request headers ask for: OpenMetrics (else text 0.0.4), gzip.
+#[doc(hidden)]
+pub fn negotiate(headers: &HeaderMap) -> (bool, bool) {
+    (
+        wants_openmetrics(headers),
+        accepts(headers, header::ACCEPT_ENCODING, |c| c == "gzip"),
+    )
+}
+
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (format, content_type) = if wants_openmetrics(&headers) {
+    let (om, gzip) = negotiate(&headers);
+    let (format, content_type) = if om {
         (Format::OpenMetrics, openmetrics::CONTENT_TYPE)
     } else {
         (Format::Text, text::CONTENT_TYPE)
     };
-    let gzip = accepts(&headers, header::ACCEPT_ENCODING, |c| c == "gzip");
     let Some((body, gzipped)) = body(&state, format, gzip).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
     };

@@ -404,3 +404,49 @@ async fn http1<I>(
     served.as_mut().graceful_shutdown();
     let _ = served.await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_table_evicts_the_longest_idle_and_never_a_busy_one() {
+        let table = Table::default();
+        let (_, first) = table.admit(2).unwrap();
+        let (_, second) = table.admit(2).unwrap();
+        let busy = Busy::new(second.clone());
+        // Full: the idle one goes, the busy one stays.
+        let (_, third) = table.admit(2).unwrap();
+        assert!(first.lock().evict);
+        assert!(!second.lock().evict);
+        let _busy_too = Busy::new(third.clone());
+        // Every connection still open has a request in progress: the new one is refused.
+        assert!(table.admit(2).is_none());
+        drop(busy);
+        // The finished request makes its connection idle, so it can go for a new one.
+        assert!(table.admit(2).is_some());
+        assert!(second.lock().evict);
+    }
+
+    #[test]
+    fn deadlines_follow_the_connection() {
+        let l = ConnLimits {
+            max_connections: 1,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            max_header_bytes: 16_384,
+        };
+        let table = Table::default();
+        let (_, c) = table.admit(1).unwrap();
+        let accepted = c.lock().accepted;
+        assert_eq!(c.deadline(&l), Some(accepted + l.header_read_timeout));
+        let busy = Busy::new(c.clone());
+        assert_eq!(c.deadline(&l), None);
+        drop(busy);
+        let since = c.lock().since;
+        assert_eq!(c.deadline(&l), Some(since + l.idle_timeout));
+        c.saw_bytes();
+        let first = c.lock().first_byte.unwrap();
+        assert_eq!(c.deadline(&l), Some(first + l.header_read_timeout));
+    }
+}

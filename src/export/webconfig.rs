@@ -508,6 +508,18 @@ mod tests {
     }
 
     #[test]
+    fn the_fixture_files_parse() {
+        let every =
+            WebConfigFile::parse(include_str!("../../tests/fixtures/web/every-key.yml")).unwrap();
+        assert_eq!(every.basic_auth_users.len(), 2);
+        assert_eq!(every.http_server_config.headers.len(), 4);
+        let inline =
+            WebConfigFile::parse(include_str!("../../tests/fixtures/web/inline-pem.yml")).unwrap();
+        assert!(inline.tls_server_config.unwrap().enabled());
+        WebConfigFile::parse(include_str!("../../tests/fixtures/web/auth-only.yml")).unwrap();
+    }
+
+    #[test]
     fn tls_without_certificate_or_key_is_plain_http() {
         let f = WebConfigFile::parse("tls_server_config:\n  min_version: TLS13\n").unwrap();
         assert!(!f.tls_server_config.unwrap().enabled());
