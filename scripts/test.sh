@@ -2,8 +2,9 @@
 # Runs every test of vitals: formatting and lints, Rust unit/golden/integration tests, and
 # the Python tests against the real binary (promtool, a real Prometheus, psutil as oracle).
 # Installs what they need on a fresh Debian machine: Prometheus and promtool from apt,
-# psutil, prometheus-client and pytest into .venv; fuse3 and python3-fusepy for the hung-mount
-# test.
+# psutil, prometheus-client, pytest and cryptography (test certificates) into .venv; fuse3 and
+# python3-fusepy for the hung-mount test. `cargo test` replays every fuzz target's seeds and
+# past crashes (tests/fuzz_corpus.rs); long fuzzing runs are scripts/fuzz.sh (nightly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,6 @@ echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --quiet
-echo "== python tests (real binary, promtool, Prometheus, psutil)"
+echo "== python tests (real binary, promtool, Prometheus, psutil, TLS, load, slowloris)"
 cargo build --release --quiet
 VITALS_BIN="$PWD/target/release/vitals" .venv/bin/pytest -q -p no:cacheprovider tests/python
