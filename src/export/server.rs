@@ -321,6 +321,7 @@ async fn connection(
         conn: conn.clone(),
     };
     let web = state.web().current();
+    let mut stopping = stop.clone();
     let serve = async {
         match &web.tls {
             None => http1(io, conn.clone(), router, &limits, stop).await,
@@ -337,6 +338,7 @@ async fn connection(
         }
     };
     tokio::pin!(serve);
+    let mut stopped = false;
     loop {
         let wake = conn.wake.notified();
         if conn.lock().evict {
@@ -347,6 +349,14 @@ async fn connection(
         tokio::select! {
             _ = &mut serve => return,
             _ = wake => {}
+            // Shutting down: a connection without a request in progress (idle, or still in
+            // its handshake) goes now; one with a request finishes it (`http1`).
+            _ = stopping.wait_for(|s| *s), if !stopped => {
+                if conn.lock().busy == 0 {
+                    return;
+                }
+                stopped = true;
+            }
             _ = sleep_until(deadline) => {
                 if conn.deadline(&limits.get()).is_some_and(|d| d <= Instant::now()) {
                     debug!("connection closed: header or idle timeout");
