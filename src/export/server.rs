@@ -325,15 +325,18 @@ async fn connection(
     let serve = async {
         match &web.tls {
             None => http1(io, conn.clone(), router, &limits, stop).await,
-            Some(tls) => match tls.acceptor().accept(io).await {
-                Ok(tls_stream) => {
-                    if !tls.client_allowed(tls_stream.get_ref().1) {
-                        debug!("TLS client certificate not in client_allowed_sans");
-                        return;
+            Some(tls) => match plain_http_to_tls(io).await {
+                None => {}
+                Some(io) => match tls.acceptor().accept(io).await {
+                    Ok(tls_stream) => {
+                        if !tls.client_allowed(tls_stream.get_ref().1) {
+                            debug!("TLS client certificate not in client_allowed_sans");
+                            return;
+                        }
+                        http1(tls_stream, conn.clone(), router, &limits, stop).await
                     }
-                    http1(tls_stream, conn.clone(), router, &limits, stop).await
-                }
-                Err(e) => debug!(error = %e, "TLS handshake failed"),
+                    Err(e) => debug!(error = %e, "TLS handshake failed"),
+                },
             },
         }
     };
@@ -364,6 +367,30 @@ async fn connection(
                 }
             }
         }
+    }
+}
+
+/// A TLS connection starts with a handshake record (0x16). Anything else is most likely
+/// plain HTTP sent to the TLS port: it gets a plain 400 saying so, as Go's servers answer,
+/// rather than a bare reset. `None` when the connection is done with.
+async fn plain_http_to_tls(mut io: Watched) -> Option<Watched> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut first = [0u8; 1];
+    match io.io.peek(&mut first).await {
+        Ok(1) if first[0] == 0x16 => Some(io),
+        Ok(1) => {
+            // Read what came, so that closing does not reset the answer away.
+            let mut request = [0u8; 8192];
+            let _ = io.read(&mut request).await;
+            let _ = io
+                .write_all(
+                    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+                )
+                .await;
+            let _ = io.shutdown().await;
+            None
+        }
+        _ => None,
     }
 }
 

@@ -114,7 +114,7 @@ def test_plain_http_to_the_tls_port_fails_cleanly(start_vitals, tmp_path, pki):
                 data = s.recv(65536)
             except ConnectionResetError:
                 data = b""
-            assert not data.startswith(b"HTTP/1.1 200"), data[:100]
+            assert data.startswith(b"HTTP/1.1 400") and b"HTTPS server" in data, data[:100]
     assert d.proc.poll() is None
     assert https_get(d, "/metrics", ctx)[0] == 200
 
