@@ -288,3 +288,53 @@ def test_a_real_prometheus_scrapes_over_tls_with_basic_auth(start_vitals, tmp_pa
     finally:
         prom.terminate()
         prom.wait(10)
+
+
+def test_tls_with_basic_auth_under_load_pays_bcrypt_once(start_vitals, tmp_path, pki):
+    """16 keep-alive TLS clients with basic auth (a cost-10 hash, ~50 ms a verification) for
+    10 s: no error but 503s, and far more requests than bcrypt alone would allow (2 at a time),
+    so the verification cache works; wrong passwords meanwhile are all refused."""
+    import http.client
+    import threading
+    d, _ = start_tls(start_vitals, tmp_path, pki, users={"prometheus": hash_password("pw", cost=10)})
+    ctx = client_context(pki)
+    wait_ready_tls(d, ctx)
+    host, port = host_port(d)
+    stop = threading.Event()
+    lock = threading.Lock()
+    statuses, errors = {}, []
+
+    def client(password):
+        conn = http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx)
+        while not stop.is_set():
+            try:
+                conn.request("GET", "/metrics", headers=basic("prometheus", password))
+                r = conn.getresponse()
+                r.read()
+                with lock:
+                    key = (password, r.status)
+                    statuses[key] = statuses.get(key, 0) + 1
+            except (OSError, http.client.HTTPException) as e:
+                with lock:
+                    errors.append(repr(e))
+                conn.close()
+                conn = http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=("pw",)) for _ in range(16)]
+    threads.append(threading.Thread(target=client, args=("wrong",)))
+    start = time.time()
+    for t in threads:
+        t.start()
+    time.sleep(10)
+    stop.set()
+    for t in threads:
+        t.join(15)
+    elapsed = time.time() - start
+    ok = statuses.get(("pw", 200), 0)
+    print(f"\nTLS + basic auth, 16 clients: {ok / elapsed:.0f} requests/s served, statuses {statuses}")
+    assert not errors, errors[:5]
+    assert {s for (p, s) in statuses if p == "pw"} <= {200, 503}, statuses
+    assert {s for (p, s) in statuses if p == "wrong"} <= {401, 503}, statuses
+    assert statuses.get(("wrong", 401), 0) > 0
+    assert ok / elapsed > 200, statuses
