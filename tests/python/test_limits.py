@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import parse_exposition
-from security_support import host_port
+from security_support import Pki, client_context, host_port, https_get
 
 CONFIG = """
 [collectors.cpu]
@@ -135,7 +135,9 @@ class Slow:
 
     REQUEST = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 200
 
-    def __init__(self, addr):
+    def __init__(self, addr, request=None):
+        if request:
+            self.REQUEST = request
         self.sock = socket.create_connection(addr, timeout=5)
         self.sock.setblocking(False)
         self.opened = time.monotonic()
@@ -164,11 +166,11 @@ class Slow:
             self.closed = now
 
 
-def slowloris(d, count, seconds, byte_every=2.0):
+def slowloris(d, count, seconds, byte_every=2.0, scrape=scrape_ms, request=None):
     """Opens `count` slow connections and keeps trickling bytes while scraping every 100 ms.
     Returns (connections, scrape latencies in ms, highest fd count of the daemon)."""
     addr = host_port(d)
-    conns = [Slow(addr) for _ in range(count)]
+    conns = [Slow(addr, request) for _ in range(count)]
     latencies, max_fds = [], 0
     end = time.monotonic() + seconds
     next_tick = 0.0
@@ -178,7 +180,7 @@ def slowloris(d, count, seconds, byte_every=2.0):
             for c in conns:
                 c.tick(now)
             next_tick = now + byte_every
-        latencies.append(scrape_ms(d))
+        latencies.append(scrape(d))
         max_fds = max(max_fds, fds(d.proc.pid))
         time.sleep(0.1)
     for c in conns:
@@ -214,6 +216,35 @@ def test_slowloris_beyond_the_connection_limit_does_not_lock_scrapers_out(start_
     assert max(latencies) < 100, sorted(latencies)[-5:]
     assert closed >= 1000 - 256
     assert max_fds <= 256 + 64
+
+
+def test_slowloris_on_the_tls_port(start_vitals, tmp_path):
+    """The same against TLS: 1,000 connections trickling the start of a ClientHello. Scrapes
+    (each a new TLS handshake) still succeed in under 100 ms; the slow ones are closed at the
+    header timeout, which covers the handshake."""
+    raise_fd_limit(4096)
+    pki = Pki(tmp_path)
+    pki.issue("server")
+    web = tmp_path / "web.yml"
+    web.write_text("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
+    d = start_vitals(CONFIG + '[server]\nmax_connections = 1100\nheader_read_timeout = "4s"\n',
+                     args=["--web.config.file", str(web)], ready=False)
+    ctx = client_context(pki)
+
+    def tls_scrape(d):
+        start = time.perf_counter()
+        assert https_get(d, "/healthz", ctx)[0] == 200
+        return (time.perf_counter() - start) * 1000
+
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 200
+    conns, latencies, max_fds = slowloris(d, 1000, seconds=8, scrape=tls_scrape, request=hello)
+    lifetimes = sorted(c.closed - c.opened for c in conns if c.closed is not None)
+    print(f"\nTLS slowloris x1000: scrape p50 {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms; "
+          f"closed {len(lifetimes)}/1000 after {lifetimes[0]:.1f}-{lifetimes[-1]:.1f} s; fds at most {max_fds}")
+    assert max(latencies) < 100, sorted(latencies)[-5:]
+    assert len(lifetimes) == 1000
+    assert lifetimes[0] >= 3.9 and lifetimes[-1] <= 7.5
+    assert max_fds <= 1100 + 64
 
 
 def test_idle_and_silent_connections_are_closed(start_vitals):
