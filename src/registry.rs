@@ -77,6 +77,7 @@ pub struct Registry {
     /// tick).
     generation: AtomicU64,
     reload: Mutex<ReloadStatus>,
+    http: self_metrics::HttpStats,
 }
 
 /// Position of a collector in the table; unknown names (tests) go last.
@@ -94,7 +95,13 @@ impl Registry {
                 successful: true,
                 last_success_unix: unix_now(),
             }),
+            http: self_metrics::HttpStats::default(),
         }
+    }
+
+    /// The HTTP listener's counts, for the self-metrics.
+    pub fn http(&self) -> &self_metrics::HttpStats {
+        &self.http
     }
 
     fn slots(&self) -> Vec<Arc<Slot>> {
@@ -215,6 +222,7 @@ impl Registry {
         out.push(Arc::new(self_metrics::snapshot(
             &health,
             self.reload_status(),
+            &self.http,
         )));
         out
     }

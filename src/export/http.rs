@@ -59,6 +59,10 @@ impl AppState {
         &self.web
     }
 
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
     /// New limits for the requests that come after; requests in flight keep theirs.
     pub fn set_limits(&self, max_in_flight: usize, timeout: Duration) {
         let mut l = self.limits.write().unwrap_or_else(|e| e.into_inner());
@@ -159,6 +163,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
                 .verify(request.headers().get(header::AUTHORIZATION))
                 .await
         {
+            state.registry.http().auth_failed();
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Basic")],

@@ -31,6 +31,7 @@ use tower::ServiceExt as _;
 use tracing::{debug, warn};
 
 use super::http::AppState;
+use crate::self_metrics::CloseReason;
 
 /// The connection limits in force; a reload replaces them for the connections that follow
 /// (and the timeouts of those open, at their next check).
@@ -95,18 +96,21 @@ impl Conn {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// When the connection is to be closed, if nothing happens meanwhile; `None` while a
-    /// request is in progress (the router bounds it by `request_timeout`).
-    fn deadline(&self, l: &ConnLimits) -> Option<Instant> {
+    /// When the connection is to be closed, and why, if nothing happens meanwhile; `None`
+    /// while a request is in progress (the router bounds it by `request_timeout`).
+    fn deadline(&self, l: &ConnLimits) -> Option<(Instant, CloseReason)> {
         let s = self.lock();
         if s.busy > 0 {
             None
         } else if s.served == 0 {
-            Some(s.accepted + l.header_read_timeout)
+            Some((
+                s.accepted + l.header_read_timeout,
+                CloseReason::HeaderTimeout,
+            ))
         } else if let Some(t) = s.first_byte {
-            Some(t + l.header_read_timeout)
+            Some((t + l.header_read_timeout, CloseReason::HeaderTimeout))
         } else {
-            Some(s.since + l.idle_timeout)
+            Some((s.since + l.idle_timeout, CloseReason::IdleTimeout))
         }
     }
 
@@ -256,6 +260,7 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let router = super::http::router(state.clone());
+    let registry = state.registry().clone();
     let table = Arc::new(Table::default());
     let mut last_full_warning: Option<Instant> = None;
     loop {
@@ -275,6 +280,7 @@ pub async fn serve(
         };
         let l = limits.get();
         let Some((id, conn)) = table.admit(l.max_connections) else {
+            registry.http().closed(CloseReason::Refused);
             if last_full_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
                 warn!(
                     max_connections = l.max_connections,
@@ -286,16 +292,21 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (table, router, state, limits, stop) = (
+        let (table, router, state, limits, stop, registry) = (
             table.clone(),
             router.clone(),
             state.clone(),
             limits.clone(),
             stop.clone(),
+            registry.clone(),
         );
+        registry.http().opened();
         tokio::spawn(async move {
-            connection(stream, conn, router, state, limits, stop).await;
+            if let Some(reason) = connection(stream, conn, router, state, limits, stop).await {
+                registry.http().closed(reason);
+            }
             table.remove(id);
+            registry.http().ended();
         });
     }
     drop(listener);
@@ -315,30 +326,35 @@ async fn connection(
     state: AppState,
     limits: Limits,
     stop: watch::Receiver<bool>,
-) {
+) -> Option<CloseReason> {
     let io = Watched {
         io: stream,
         conn: conn.clone(),
     };
     let web = state.web().current();
     let mut stopping = stop.clone();
+    // Ends with the reason when the connection failed in TLS.
     let serve = async {
         match &web.tls {
             None => http1(io, conn.clone(), router, &limits, stop).await,
             Some(tls) => match plain_http_to_tls(io).await {
-                None => {}
+                None => return Some(CloseReason::Tls),
                 Some(io) => match tls.acceptor().accept(io).await {
                     Ok(tls_stream) => {
                         if !tls.client_allowed(tls_stream.get_ref().1) {
                             debug!("TLS client certificate not in client_allowed_sans");
-                            return;
+                            return Some(CloseReason::Tls);
                         }
                         http1(tls_stream, conn.clone(), router, &limits, stop).await
                     }
-                    Err(e) => debug!(error = %e, "TLS handshake failed"),
+                    Err(e) => {
+                        debug!(error = %e, "TLS handshake failed");
+                        return Some(CloseReason::Tls);
+                    }
                 },
             },
         }
+        None
     };
     tokio::pin!(serve);
     let mut stopped = false;
@@ -346,24 +362,26 @@ async fn connection(
         let wake = conn.wake.notified();
         if conn.lock().evict {
             debug!("connection closed to make room for a new one");
-            return;
+            return Some(CloseReason::Evicted);
         }
-        let deadline = conn.deadline(&limits.get());
+        let deadline = conn.deadline(&limits.get()).map(|(at, _)| at);
         tokio::select! {
-            _ = &mut serve => return,
+            reason = &mut serve => return reason,
             _ = wake => {}
             // Shutting down: a connection without a request in progress (idle, or still in
             // its handshake) goes now; one with a request finishes it (`http1`).
             _ = stopping.wait_for(|s| *s), if !stopped => {
                 if conn.lock().busy == 0 {
-                    return;
+                    return None;
                 }
                 stopped = true;
             }
             _ = sleep_until(deadline) => {
-                if conn.deadline(&limits.get()).is_some_and(|d| d <= Instant::now()) {
-                    debug!("connection closed: header or idle timeout");
-                    return;
+                if let Some((at, reason)) = conn.deadline(&limits.get())
+                    && at <= Instant::now()
+                {
+                    debug!(reason = reason.as_str(), "connection closed");
+                    return Some(reason);
                 }
             }
         }
@@ -476,14 +494,21 @@ mod tests {
         let table = Table::default();
         let (_, c) = table.admit(1).unwrap();
         let accepted = c.lock().accepted;
-        assert_eq!(c.deadline(&l), Some(accepted + l.header_read_timeout));
+        let at = |c: &Conn| c.deadline(&l).map(|(at, _)| at);
+        assert_eq!(at(&c), Some(accepted + l.header_read_timeout));
         let busy = Busy::new(c.clone());
-        assert_eq!(c.deadline(&l), None);
+        assert_eq!(at(&c), None);
         drop(busy);
         let since = c.lock().since;
-        assert_eq!(c.deadline(&l), Some(since + l.idle_timeout));
+        assert_eq!(
+            c.deadline(&l),
+            Some((since + l.idle_timeout, CloseReason::IdleTimeout))
+        );
         c.saw_bytes();
         let first = c.lock().first_byte.unwrap();
-        assert_eq!(c.deadline(&l), Some(first + l.header_read_timeout));
+        assert_eq!(
+            c.deadline(&l),
+            Some((first + l.header_read_timeout, CloseReason::HeaderTimeout))
+        );
     }
 }

@@ -42,6 +42,15 @@ def raise_fd_limit(n):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
 
 
+def self_metric(d, name, **labels):
+    """A vitals_http_* value, after the next publish refreshed the cached body."""
+    time.sleep(1.5)
+    for (n, ls), v in parse_exposition(d.metrics_text()).items():
+        if n == name and dict(ls) == labels:
+            return v
+    raise KeyError(name)
+
+
 def scrape_ms(d):
     start = time.perf_counter()
     status, _, body = d.get("/metrics", timeout=5)
@@ -203,6 +212,8 @@ def test_slowloris_under_the_connection_limit_is_closed_at_the_header_timeout(st
     assert lifetimes[0] >= 3.9 and lifetimes[-1] <= 7.5, (lifetimes[0], lifetimes[-1])
     assert max_fds <= 1100 + 64
     assert fds(d.proc.pid) < 64  # all gone again
+    assert self_metric(d, "vitals_http_connections_closed_total", reason="header_timeout") >= 1000
+    assert self_metric(d, "vitals_http_connections") <= 2
 
 
 def test_slowloris_beyond_the_connection_limit_does_not_lock_scrapers_out(start_vitals):
@@ -216,6 +227,7 @@ def test_slowloris_beyond_the_connection_limit_does_not_lock_scrapers_out(start_
     assert max(latencies) < 100, sorted(latencies)[-5:]
     assert closed >= 1000 - 256
     assert max_fds <= 256 + 64
+    assert self_metric(d, "vitals_http_connections_closed_total", reason="evicted") >= 1000 - 256
 
 
 def test_slowloris_on_the_tls_port(start_vitals, tmp_path):

@@ -91,6 +91,9 @@ def test_basic_auth_over_tls(start_vitals, tmp_path, pki):
     # The cached verification stays exact: a second right and wrong attempt.
     assert https_get(d, "/metrics", ctx, basic("prometheus", "s3cret"))[0] == 200
     assert https_get(d, "/metrics", ctx, basic("prometheus", "s3cret "))[0] == 401
+    time.sleep(1.5)  # the next publish refreshes the cached body
+    body = https_get(d, "/metrics", ctx, basic("prometheus", "s3cret"))[2].decode()
+    assert "vitals_http_auth_failures_total 6\n" in body, [l for l in body.splitlines() if "auth" in l]
 
 
 def test_probes_can_be_protected_too(start_vitals, tmp_path):
@@ -117,6 +120,9 @@ def test_plain_http_to_the_tls_port_fails_cleanly(start_vitals, tmp_path, pki):
             assert data.startswith(b"HTTP/1.1 400") and b"HTTPS server" in data, data[:100]
     assert d.proc.poll() is None
     assert https_get(d, "/metrics", ctx)[0] == 200
+    time.sleep(1.5)
+    body = https_get(d, "/metrics", ctx)[2].decode()
+    assert 'vitals_http_connections_closed_total{reason="tls"} 20\n' in body
 
 
 def test_a_verifying_client_refuses_expired_and_wrong_host_certificates(start_vitals, tmp_path, pki):
