@@ -2,12 +2,14 @@
 # Runs every test of vitals: formatting and lints, Rust unit/golden/integration tests, and
 # the Python tests against the real binary (promtool, a real Prometheus, psutil as oracle).
 # Installs what they need on a fresh Debian machine: Prometheus and promtool from apt,
-# psutil, prometheus-client and pytest into .venv; fuse3 and python3-fusepy for the hung-mount
+# psutil, prometheus-client, pytest and cryptography (test certificates) into .venv; fuse3 and python3-fusepy for the hung-mount
 # test; for the deploy artefacts (tests/python/test_deploy_*.py, test_dashboards*.py): buildah
 # (the image, built offline FROM scratch), file and binutils (static check, strip), systemd
 # (systemd-analyze) and procps (/bin/kill, which the unit names), jsonnet (the node-mixin),
 # kubernetes-validate and PyYAML from PyPI. kubectl (for kustomize) is not in Debian in a
 # usable version: its tests skip where it is missing.
+# `cargo test` replays every fuzz target's seeds and past crashes (tests/fuzz_corpus.rs); long
+# fuzzing runs are scripts/fuzz.sh (nightly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +45,6 @@ echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --quiet
-echo "== python tests (real binary, promtool, Prometheus, psutil)"
+echo "== python tests (real binary, promtool, Prometheus, psutil, TLS, load, slowloris)"
 cargo build --release --quiet
 VITALS_BIN="$PWD/target/release/vitals" .venv/bin/pytest -q -p no:cacheprovider tests/python

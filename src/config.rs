@@ -37,6 +37,10 @@ pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// Most connections open at once that a config may ask for; each costs a file descriptor.
+pub const MAX_CONNECTIONS: usize = 65_536;
+/// Range of `server.max_header_bytes`.
+pub const HEADER_BYTES: std::ops::RangeInclusive<usize> = 1_024..=1_048_576;
 /// Most intervals a snapshot may go without success before it is dropped.
 pub const MAX_STALE_AFTER: u32 = 1_000;
 
@@ -58,6 +62,19 @@ pub struct Server {
     pub max_in_flight: usize,
     /// Longest a request may take before it is answered 503.
     pub request_timeout: Interval,
+    /// Connections open at once; beyond, the longest idle one is closed for the new one.
+    pub max_connections: usize,
+    /// Time for a new connection's TLS handshake and request headers, and for a kept-alive
+    /// connection's next headers from their first byte (slowloris).
+    pub header_read_timeout: Interval,
+    /// A kept-alive connection without a request is closed after this long.
+    pub idle_timeout: Interval,
+    /// Largest request line and headers accepted; beyond, 431.
+    pub max_header_bytes: usize,
+    /// The exporter-toolkit web config (TLS, basic auth, headers). Flag: --web.config.file.
+    pub web_config_file: Option<PathBuf>,
+    /// /healthz and /readyz answer without credentials when basic auth is on.
+    pub auth_exempt_probes: bool,
 }
 
 impl Default for Server {
@@ -66,6 +83,12 @@ impl Default for Server {
             listen: SocketAddr::from(([0, 0, 0, 0], 9977)),
             max_in_flight: 16,
             request_timeout: Interval::secs(10),
+            max_connections: 256,
+            header_read_timeout: Interval::secs(10),
+            idle_timeout: Interval::secs(120),
+            max_header_bytes: 16_384,
+            web_config_file: None,
+            auth_exempt_probes: true,
         }
     }
 }
@@ -193,6 +216,24 @@ impl Config {
                 "server",
                 "max_in_flight",
                 format!("must be between 1 and {MAX_IN_FLIGHT}"),
+            ));
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&self.server.max_connections) {
+            return Err(invalid(
+                "server",
+                "max_connections",
+                format!("must be between 1 and {MAX_CONNECTIONS}"),
+            ));
+        }
+        if !HEADER_BYTES.contains(&self.server.max_header_bytes) {
+            return Err(invalid(
+                "server",
+                "max_header_bytes",
+                format!(
+                    "must be between {} and {}",
+                    HEADER_BYTES.start(),
+                    HEADER_BYTES.end()
+                ),
             ));
         }
         if !(1..=MAX_STALE_AFTER).contains(&self.collectors.stale_after) {

@@ -10,6 +10,8 @@ pub mod config;
 pub mod counters;
 pub mod export;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod interval;
 pub mod otlp;

@@ -16,7 +16,8 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::{EnvFilter, reload};
 
 use vitals::config::{Config, ConfigError, LogFormat, LogLevel};
-use vitals::export::{http, openmetrics, text};
+use vitals::export::webconfig::{Web, WebConfigError};
+use vitals::export::{auth, http, openmetrics, server, text};
 use vitals::registry::Registry;
 use vitals::runner::{self, Runner};
 use vitals::{catalog, otlp};
@@ -73,6 +74,9 @@ struct Global {
     /// Log format on standard error (log.format)
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormat>,
+    /// Exporter-toolkit web config: TLS, basic auth, headers (server.web_config_file)
+    #[arg(long = "web.config.file", global = true, value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -97,6 +101,12 @@ enum Command {
     /// Serve statvfs(2) to the daemon on standard input and output (vitals::statfs)
     #[command(hide = true)]
     StatfsHelper,
+    /// Read a password from standard input, print its bcrypt hash for basic_auth_users
+    HashPassword {
+        /// bcrypt cost (4 to 31): each step doubles the time a verification takes
+        #[arg(long, default_value_t = auth::DEFAULT_COST, value_parser = clap::value_parser!(u32).range(4..=31))]
+        cost: u32,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,17 +149,24 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
             Some(_) => match load_config(&cli.global) {
-                Ok(config) => {
-                    println!("config OK");
-                    // Validated while loading; shown with the environment applied.
-                    if let Ok(otlp) = config.otlp_settings() {
-                        println!("{}", otlp.describe());
+                Ok(config) => match load_web(&config) {
+                    Ok(_) => {
+                        println!("config OK");
+                        // Validated while loading; shown with the environment applied.
+                        if let Ok(otlp) = config.otlp_settings() {
+                            println!("{}", otlp.describe());
+                        }
+                        ExitCode::SUCCESS
                     }
-                    ExitCode::SUCCESS
-                }
+                    Err(e) => {
+                        eprintln!("vitals: {e}");
+                        ExitCode::from(EXIT_CONFIG)
+                    }
+                },
                 Err(e) => config_error(&e),
             },
         },
+        Command::HashPassword { cost } => hash_password(cost),
         Command::Once { format } => match load_config(&cli.global) {
             Ok(config) => {
                 init_logging(&config);
@@ -210,7 +227,44 @@ fn load_config(g: &Global) -> Result<Config, ConfigError> {
     if let Some(v) = g.log_format {
         config.log.format = v;
     }
+    if let Some(v) = &g.web_config_file {
+        config.server.web_config_file = Some(v.clone());
+    }
     Ok(config)
+}
+
+/// The web config file the config names (none: plain HTTP without auth), its certificates
+/// read and checked.
+fn load_web(config: &Config) -> Result<Web, WebConfigError> {
+    Web::load(
+        config.server.web_config_file.as_deref(),
+        config.server.auth_exempt_probes,
+    )
+}
+
+/// `vitals hash-password`: the first line of standard input, without its line end.
+fn hash_password(cost: u32) -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("vitals hash-password: reading standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        eprintln!("vitals hash-password: give the password on standard input");
+        return ExitCode::FAILURE;
+    }
+    match auth::hash_password(password.as_bytes(), cost) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vitals hash-password: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 type LogFilter = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
@@ -296,16 +350,14 @@ struct Server {
 }
 
 impl Server {
-    fn spawn(listener: TcpListener, state: http::AppState) -> anyhow::Result<Server> {
+    fn spawn(
+        listener: TcpListener,
+        state: http::AppState,
+        limits: server::Limits,
+    ) -> anyhow::Result<Server> {
         let addr = listener.local_addr().context("reading the bound address")?;
-        let (stop, mut stop_rx) = watch::channel(false);
-        let handle = tokio::spawn(
-            axum::serve(listener, http::router(state))
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.wait_for(|stop| *stop).await;
-                })
-                .into_future(),
-        );
+        let (stop, stop_rx) = watch::channel(false);
+        let handle = tokio::spawn(server::serve(listener, state, limits, stop_rx));
         Ok(Server { addr, stop, handle })
     }
 }
@@ -353,6 +405,28 @@ impl Push {
     }
 }
 
+/// Re-reads the TLS files when they change (cert-manager, certbot), once a second, off the
+/// runtime's thread; a broken file is logged once and the certificate in force kept.
+fn watch_certificates(state: http::AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(tls) = state.web().current().tls.clone() else {
+                continue;
+            };
+            match tokio::task::spawn_blocking(move || tls.refresh()).await {
+                Ok(Ok(true)) => info!("TLS certificate files changed: reloaded"),
+                Ok(Err(e)) => {
+                    error!(error = %e, "TLS certificate files changed but cannot be used; the certificate in force is kept")
+                }
+                _ => {}
+            }
+        }
+    })
+}
+
 /// What a reload works on: the config in force and everything built from it.
 struct Daemon {
     config: Config,
@@ -361,6 +435,7 @@ struct Daemon {
     registry: Arc<Registry>,
     runner: Runner,
     state: http::AppState,
+    limits: server::Limits,
     server: Server,
     push: Push,
 }
@@ -372,6 +447,7 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
 
     let registry = Arc::new(Registry::new(config.collectors.stale_after));
+    let web = load_web(&config).map_err(|e| StartupConfigError(e.to_string()))?;
     let listener = bind(config.server.listen, &global).await?;
     let otlp_settings = config
         .otlp_settings()
@@ -391,8 +467,13 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
         config.server.max_in_flight,
         config.server.request_timeout.0,
     );
-    let server = Server::spawn(listener, state.clone())?;
-    info!(addr = %server.addr, collectors = ?runner.names(), version = env!("CARGO_PKG_VERSION"), "vitals listening");
+    let tls = web.tls.is_some();
+    let auth = web.auth.is_some();
+    state.web().replace(web);
+    let limits = server::Limits::new(server::ConnLimits::from_config(&config.server));
+    let server = Server::spawn(listener, state.clone(), limits.clone())?;
+    let watcher = watch_certificates(state.clone());
+    info!(addr = %server.addr, tls, basic_auth = auth, collectors = ?runner.names(), version = env!("CARGO_PKG_VERSION"), "vitals listening");
     let mut daemon = Daemon {
         config,
         global,
@@ -400,6 +481,7 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
         registry,
         runner,
         state,
+        limits,
         server,
         push,
     };
@@ -412,6 +494,7 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
         }
     };
     info!(signal, "shutting down");
+    watcher.abort();
     let Daemon {
         runner,
         server,
@@ -463,6 +546,15 @@ impl Daemon {
                 return;
             }
         };
+        // The web config and its certificates next: a broken one rejects the reload whole.
+        let web = match load_web(&new) {
+            Ok(w) => w,
+            Err(e) => {
+                error!(error = %e, "config reload rejected; the running config is kept");
+                self.registry.record_reload(false);
+                return;
+            }
+        };
         let otlp_changed =
             new_otlp != self.push.settings || (new_otlp.enabled && new.host != self.config.host);
         if otlp_changed && let Err(e) = Push::prepare(&new_otlp) {
@@ -480,7 +572,7 @@ impl Daemon {
                     return;
                 }
             };
-            match Server::spawn(listener, self.state.clone()) {
+            match Server::spawn(listener, self.state.clone(), self.limits.clone()) {
                 Ok(server) => {
                     let old = std::mem::replace(&mut self.server, server);
                     let _ = old.stop.send(true);
@@ -495,6 +587,9 @@ impl Daemon {
         }
         self.state
             .set_limits(new.server.max_in_flight, new.server.request_timeout.0);
+        self.limits
+            .set(server::ConnLimits::from_config(&new.server));
+        self.state.web().replace(web);
         if new.log.level != self.config.log.level
             && let Err(e) = self.log.reload(log_filter(new.log.level))
         {

@@ -76,6 +76,7 @@ pub struct Registry {
     /// tick).
     generation: AtomicU64,
     reload: Mutex<ReloadStatus>,
+    http: self_metrics::HttpStats,
     /// Other parts' self-metrics (the OTLP pusher's), added after the collectors'.
     sources: RwLock<Vec<Source>>,
 }
@@ -108,6 +109,7 @@ impl Registry {
                 last_success_unix: unix_now(),
             }),
             sources: RwLock::new(Vec::new()),
+            http: self_metrics::HttpStats::default(),
         }
     }
 
@@ -123,6 +125,11 @@ impl Registry {
     /// Tells exporters that a source's numbers changed.
     pub fn touch(&self) {
         self.bump();
+    }
+
+    /// The HTTP listener's counts, for the self-metrics.
+    pub fn http(&self) -> &self_metrics::HttpStats {
+        &self.http
     }
 
     fn slots(&self) -> Vec<Arc<Slot>> {
@@ -240,7 +247,7 @@ impl Registry {
             })
             .collect();
         let health: Vec<Health> = slots.iter().map(|s| health(s)).collect();
-        let mut own = self_metrics::snapshot(&health, self.reload_status());
+        let mut own = self_metrics::snapshot(&health, self.reload_status(), &self.http);
         for source in self
             .sources
             .read()

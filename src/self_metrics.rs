@@ -1,11 +1,14 @@
 //! `vitals_` metrics about the daemon itself, built from the registry's health records.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
 use crate::catalog::{Instrument, MetricDesc};
 use crate::registry::{Health, ReloadStatus};
 use crate::snapshot::{ErrorKind, Snapshot};
 
 const COLLECTOR: &str = "collector";
 const KIND: &str = "kind";
+const REASON: &str = "reason";
 
 pub static DURATION: MetricDesc = MetricDesc {
     name: "vitals.collector.duration",
@@ -97,6 +100,112 @@ pub static BUILD_INFO: MetricDesc = MetricDesc {
     extension: true,
 };
 
+pub static HTTP_CONNECTIONS: MetricDesc = MetricDesc {
+    name: "vitals.http.connections",
+    unit: "{connection}",
+    instrument: Instrument::UpDownCounter,
+    help: "Connections open on the HTTP listener (at most server.max_connections)",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
+pub static HTTP_CONNECTIONS_CLOSED: MetricDesc = MetricDesc {
+    name: "vitals.http.connections.closed",
+    unit: "{connection}",
+    instrument: Instrument::Counter,
+    help: "Connections the listener closed or refused by reason: evicted (room for a new one at max_connections), refused (every one busy), header_timeout (slow handshake or headers), idle_timeout, tls (failed handshake, plain HTTP to the TLS port, client SAN not allowed); every reason shown from 0",
+    attributes: &[REASON],
+    source: "vitals",
+    extension: true,
+};
+
+pub static HTTP_AUTH_FAILURES: MetricDesc = MetricDesc {
+    name: "vitals.http.auth.failures",
+    unit: "{request}",
+    instrument: Instrument::Counter,
+    help: "Requests answered 401: missing or wrong basic auth credentials",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
+/// Why the listener closed a connection: the `reason` label values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    Evicted,
+    Refused,
+    HeaderTimeout,
+    IdleTimeout,
+    Tls,
+}
+
+impl CloseReason {
+    pub const ALL: [CloseReason; 5] = [
+        CloseReason::Evicted,
+        CloseReason::Refused,
+        CloseReason::HeaderTimeout,
+        CloseReason::IdleTimeout,
+        CloseReason::Tls,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Evicted => "evicted",
+            CloseReason::Refused => "refused",
+            CloseReason::HeaderTimeout => "header_timeout",
+            CloseReason::IdleTimeout => "idle_timeout",
+            CloseReason::Tls => "tls",
+        }
+    }
+}
+
+/// The HTTP listener's counts, kept by the listener and the auth middleware.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    open: AtomicI64,
+    closed: [AtomicU64; 5],
+    auth_failures: AtomicU64,
+}
+
+impl HttpStats {
+    pub fn opened(&self) {
+        self.open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn ended(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn closed(&self, reason: CloseReason) {
+        self.closed[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn auth_failed(&self) {
+        self.auth_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add_to(&self, s: &mut Snapshot) {
+        s.add(
+            &HTTP_CONNECTIONS,
+            &[],
+            self.open.load(Ordering::Relaxed).max(0) as f64,
+        );
+        for reason in CloseReason::ALL {
+            s.add(
+                &HTTP_CONNECTIONS_CLOSED,
+                &[(REASON, reason.as_str())],
+                self.closed[reason as usize].load(Ordering::Relaxed) as f64,
+            );
+        }
+        s.add(
+            &HTTP_AUTH_FAILURES,
+            &[],
+            self.auth_failures.load(Ordering::Relaxed) as f64,
+        );
+    }
+}
+
 pub static CATALOG: &[&MetricDesc] = &[
     &DURATION,
     &LAST_SUCCESS,
@@ -107,9 +216,12 @@ pub static CATALOG: &[&MetricDesc] = &[
     &RELOAD_SUCCESSFUL,
     &RELOAD_SUCCESS_TIME,
     &BUILD_INFO,
+    &HTTP_CONNECTIONS,
+    &HTTP_CONNECTIONS_CLOSED,
+    &HTTP_AUTH_FAILURES,
 ];
 
-pub fn snapshot(health: &[Health], reload: ReloadStatus) -> Snapshot {
+pub fn snapshot(health: &[Health], reload: ReloadStatus, http: &HttpStats) -> Snapshot {
     let mut s = Snapshot {
         time_unix_nano: crate::snapshot::unix_nanos(),
         ..Snapshot::default()
@@ -148,5 +260,6 @@ pub fn snapshot(health: &[Health], reload: ReloadStatus) -> Snapshot {
         ],
         1.0,
     );
+    http.add_to(&mut s);
     s
 }

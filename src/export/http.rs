@@ -1,6 +1,8 @@
 //! The HTTP endpoint: `/metrics` encodes the latest published snapshots (it never reads the
 //! host), `/healthz` and `/readyz` report liveness and readiness, `/` links to them.
-//! Requests beyond the in-flight cap or the time limit are answered 503. Encoding and gzip
+//! Requests beyond the in-flight cap or the time limit are answered 503; with a web config,
+//! requests without the right credentials 401, and its headers go on every response.
+//! Encoding and gzip
 //! run on the blocking pool, so a large body never holds the runtime's thread: timers,
 //! timeouts and probes go on meanwhile.
 
@@ -17,6 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::Semaphore;
 
+use super::webconfig::WebState;
 use super::{openmetrics, text};
 use crate::registry::Registry;
 
@@ -27,6 +30,8 @@ pub struct AppState {
     /// The last body per format, reused while the registry's generation is unchanged:
     /// scrapes between two collections cost no encoding.
     cache: Arc<tokio::sync::Mutex<[Option<Encoded>; 2]>>,
+    /// TLS, basic auth and response headers from the web config file; replaced on reload.
+    web: Arc<WebState>,
 }
 
 /// The request limits in force; a reload replaces them for the requests that follow.
@@ -46,7 +51,16 @@ impl AppState {
                 timeout,
             })),
             cache: Arc::new(tokio::sync::Mutex::new([None, None])),
+            web: Arc::new(WebState::default()),
         }
+    }
+
+    pub fn web(&self) -> &Arc<WebState> {
+        &self.web
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// New limits for the requests that come after; requests in flight keep theirs.
@@ -116,11 +130,64 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn_with_state(state.clone(), limits))
+        .layer(middleware::from_fn_with_state(state.clone(), headers))
         .with_state(state)
 }
 
+/// The web config's `http_server_config.headers`, on every response (401s and 503s too).
+async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let web = state.web.current();
+    let mut response = next.run(request).await;
+    for (name, value) in &web.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+/// The web config's rate limit (429) and basic auth (401); `/healthz` and `/readyz` stay
+/// open with `server.auth_exempt_probes`, so kubelet probes need no credentials.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let web = state.web.current();
+    if let Some(limit) = &web.rate_limit
+        && !limit.allow()
+    {
+        return (StatusCode::TOO_MANY_REQUESTS, "too many requests\n").into_response();
+    }
+    if let Some(auth) = &web.auth {
+        let path = request.uri().path();
+        let exempt = web.exempt_probes && (path == "/healthz" || path == "/readyz");
+        if !exempt
+            && !auth
+                .verify(request.headers().get(header::AUTHORIZATION))
+                .await
+        {
+            state.registry.http().auth_failed();
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic")],
+                "Unauthorized\n",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Longest request target served; longer ones get 414 (the headers' own limit is
+/// `server.max_header_bytes`). A scrape's URL is a few dozen bytes.
+const MAX_URI_BYTES: usize = 4096;
+
 async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len())
+        > MAX_URI_BYTES
+    {
+        return (StatusCode::URI_TOO_LONG, "URI too long\n").into_response();
+    }
     let (in_flight, timeout) = state.limits();
     let Ok(_permit) = in_flight.try_acquire_owned() else {
         return busy("too many requests in flight\n");
@@ -173,13 +240,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// What the request headers ask for: OpenMetrics (else text 0.0.4), gzip.
+#[doc(hidden)]
+pub fn negotiate(headers: &HeaderMap) -> (bool, bool) {
+    (
+        wants_openmetrics(headers),
+        accepts(headers, header::ACCEPT_ENCODING, |c| c == "gzip"),
+    )
+}
+
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (format, content_type) = if wants_openmetrics(&headers) {
+    let (om, gzip) = negotiate(&headers);
+    let (format, content_type) = if om {
         (Format::OpenMetrics, openmetrics::CONTENT_TYPE)
     } else {
         (Format::Text, text::CONTENT_TYPE)
     };
-    let gzip = accepts(&headers, header::ACCEPT_ENCODING, |c| c == "gzip");
     let Some((body, gzipped)) = body(&state, format, gzip).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
     };

@@ -1,8 +1,12 @@
 //! Exporters: encodings of published snapshots, and the HTTP endpoint that serves them.
 
+pub mod auth;
 pub mod http;
 pub mod openmetrics;
+pub mod server;
 pub mod text;
+pub mod tls;
+pub mod webconfig;
 
 /// A value as both text formats write it: integers without a fraction, non-finite values as
 /// `NaN`, `+Inf`, `-Inf`.

@@ -10,7 +10,9 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def version(text):
-    return tuple(int(x) for x in text.split("."))
+    """(major, minor, patch): "1.88" and "1.88.0" are the same version."""
+    parts = [int(x) for x in text.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def declared():
