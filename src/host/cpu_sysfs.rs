@@ -187,3 +187,11 @@ mod tests {
         assert_eq!(trailing_number("policy3", "policy"), Some(3));
     }
 }
+
+#[cfg(test)]
+mod fuzz_found {
+    #[test]
+    fn a_range_the_fuzzer_found_is_an_error_not_an_allocation() {
+        assert!(super::parse_cpu_list("0000,08-402000010").is_err());
+    }
+}
