@@ -77,13 +77,7 @@ fn synthetic_10k(c: &mut Criterion) {
         b.iter(|| openmetrics::encode(black_box(snapshots.clone())).expect("encodes"))
     });
     g.bench_function("prometheus_text_gzip", |b| {
-        b.iter(|| {
-            use std::io::Write as _;
-            let body = text::encode(black_box(&snapshots));
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            gz.write_all(body.as_bytes()).expect("in memory");
-            gz.finish().expect("in memory")
-        })
+        b.iter(|| vitals::export::gzip(text::encode(black_box(&snapshots)).as_bytes()))
     });
     g.finish();
 }

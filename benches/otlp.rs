@@ -5,7 +5,6 @@
 //! `cargo bench --bench otlp` (add `-- --quick` for a fast, rougher run).
 
 use std::hint::black_box;
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message as _;
 use vitals::collectors::disk;
 use vitals::config::Config;
+use vitals::export::gzip;
 use vitals::otlp::encode::Encoder;
 use vitals::otlp::settings::Temporality;
 use vitals::runner;
@@ -39,12 +39,6 @@ fn synthetic(n: usize) -> Vec<Arc<Snapshot>> {
         );
     }
     vec![Arc::new(s)]
-}
-
-fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(body).expect("in memory");
-    gz.finish().expect("in memory")
 }
 
 fn bench(c: &mut Criterion, name: &str, snapshots: Vec<Arc<Snapshot>>) {

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::collectors::NAMES;
 use crate::self_metrics;
 use crate::snapshot::{ErrorKind, Snapshot};
 
@@ -93,11 +92,6 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// Position of a collector in the table; unknown names (tests) go last.
-fn order(name: &str) -> usize {
-    NAMES.iter().position(|n| *n == name).unwrap_or(usize::MAX)
-}
-
 impl Registry {
     pub fn new(stale_after: u32) -> Self {
         Self {
@@ -155,7 +149,7 @@ impl Registry {
         });
         let at = slots
             .iter()
-            .position(|s| order(s.name) > order(name))
+            .position(|s| crate::collectors::position(s.name) > crate::collectors::position(name))
             .unwrap_or(slots.len());
         slots.insert(at, slot.clone());
         drop(slots);

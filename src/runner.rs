@@ -159,7 +159,7 @@ impl Runner {
         let at = self
             .tasks
             .iter()
-            .position(|t| order(t.name) > order(name))
+            .position(|t| crate::collectors::position(t.name) > crate::collectors::position(name))
             .unwrap_or(self.tasks.len());
         self.tasks.insert(at, Running { name, stop, handle });
     }
@@ -227,14 +227,6 @@ impl Runner {
             let _ = t.handle.await;
         }
     }
-}
-
-/// Position of a collector in the table.
-fn order(name: &str) -> usize {
-    crate::collectors::NAMES
-        .iter()
-        .position(|n| *n == name)
-        .unwrap_or(usize::MAX)
 }
 
 /// Starts one task per collector, outside a [`Runner`] (tests). They stop when `shutdown`

@@ -157,6 +157,12 @@ collectors! {
     connections => |ctx, s| connections::ConnectionsCollector::new(ctx.paths.clone(), s),
 }
 
+/// A collector's place in the table, which orders the registry and the runner's tasks;
+/// names not in it (tests) go last.
+pub fn position(name: &str) -> usize {
+    NAMES.iter().position(|n| *n == name).unwrap_or(usize::MAX)
+}
+
 impl Collectors {
     /// The enabled collectors, in table order.
     pub fn build(&self, ctx: &Context) -> Vec<Scheduled> {

@@ -6,7 +6,6 @@
 //! run on the blocking pool, so a large body never holds the runtime's thread: timers,
 //! timeouts and probes go on meanwhile.
 
-use std::io::Write as _;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -109,18 +108,10 @@ impl Encoded {
         })
     }
 
-    fn gzip(&mut self) -> std::io::Result<Bytes> {
-        if let Some(gz) = &self.gzip {
-            return Ok(gz.clone());
-        }
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(self.body.len() / 4),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(&self.body)?;
-        let gz = Bytes::from(gz.finish()?);
-        self.gzip = Some(gz.clone());
-        Ok(gz)
+    fn gzip(&mut self) -> Bytes {
+        self.gzip
+            .get_or_insert_with(|| Bytes::from(super::gzip(&self.body)))
+            .clone()
     }
 }
 
@@ -299,8 +290,7 @@ async fn body(state: &AppState, format: Format, gzip: bool) -> Option<(Bytes, bo
             None => Encoded::new(&registry, generation, format).ok()?,
         };
         if gzip {
-            // A body that cannot be compressed is served plain.
-            let _ = entry.gzip();
+            entry.gzip();
         }
         let out = cached(&entry);
         *slot = Some(entry);

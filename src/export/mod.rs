@@ -22,3 +22,16 @@ pub(crate) fn write_value(out: &mut String, v: f64) {
         let _ = write!(out, "{v}");
     }
 }
+
+/// A body gzipped the way both exporters send it: flate2's fast level, which halves the
+/// cost of the default level for a few per cent more bytes on metric text.
+pub fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = gz.write_all(body);
+    gz.finish().unwrap_or_default()
+}

@@ -2,7 +2,6 @@
 //! and what the receiver's answer means for a retry. TLS is rustls with the webpki roots plus
 //! an optional CA file, and a client certificate for mTLS.
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -217,7 +216,7 @@ impl Transport {
                     .timeout(within)
                     .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf");
                 if *gzip {
-                    body = gzip_bytes(&body);
+                    body = crate::export::gzip(&body);
                     call = call.header(reqwest::header::CONTENT_ENCODING, "gzip");
                 }
                 let response = call.body(body).send().await.map_err(http_failure)?;
@@ -278,16 +277,6 @@ fn accepted(answer: ExportMetricsServiceResponse) -> Accepted {
             message: p.error_message,
         })
         .unwrap_or_default()
-}
-
-fn gzip_bytes(body: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 4),
-        flate2::Compression::fast(),
-    );
-    // Writing to a Vec cannot fail.
-    let _ = gz.write_all(body);
-    gz.finish().unwrap_or_default()
 }
 
 fn http_failure(e: reqwest::Error) -> Failure {
