@@ -145,17 +145,8 @@ impl Runner {
 
     fn spawn(&mut self, s: Scheduled) {
         let name = s.collector.name();
-        let slot = self.registry.slot(name, s.schedule.interval);
         let (stop, stop_rx) = watch::channel(false);
-        let task = Task {
-            slot,
-            schedule: s.schedule,
-            log: ProblemLog { name, last: None },
-            collector: Arc::new(Mutex::new(s.collector)),
-            registry: self.registry.clone(),
-            published: false,
-        };
-        let handle = tokio::spawn(task.run(stop_rx));
+        let handle = tokio::spawn(Task::new(s, &self.registry).run(stop_rx));
         let at = self
             .tasks
             .iter()
@@ -238,18 +229,7 @@ pub fn spawn(
 ) -> Vec<JoinHandle<()>> {
     scheduled
         .into_iter()
-        .map(|s| {
-            let name = s.collector.name();
-            let task = Task {
-                slot: registry.slot(name, s.schedule.interval),
-                schedule: s.schedule,
-                log: ProblemLog { name, last: None },
-                collector: Arc::new(Mutex::new(s.collector)),
-                registry: registry.clone(),
-                published: false,
-            };
-            tokio::spawn(task.run(shutdown.clone()))
-        })
+        .map(|s| tokio::spawn(Task::new(s, &registry).run(shutdown.clone())))
         .collect()
 }
 
@@ -263,6 +243,19 @@ struct Task {
 }
 
 impl Task {
+    /// The task of one collector, publishing into its registry slot.
+    fn new(s: Scheduled, registry: &Arc<Registry>) -> Task {
+        let name = s.collector.name();
+        Task {
+            slot: registry.slot(name, s.schedule.interval),
+            schedule: s.schedule,
+            log: ProblemLog { name, last: None },
+            collector: Arc::new(Mutex::new(s.collector)),
+            registry: registry.clone(),
+            published: false,
+        }
+    }
+
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut ticker = tokio::time::interval(self.schedule.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
