@@ -373,35 +373,38 @@ struct Push {
 }
 
 impl Push {
-    /// Builds the pusher for `settings` (not yet started when disabled). A transport that
-    /// cannot be built (an unreadable CA file) is a config error.
-    fn prepare(settings: &otlp::Otlp) -> anyhow::Result<()> {
-        if settings.enabled {
-            otlp::transport::Transport::new(settings)
-                .map_err(|e| StartupConfigError(format!("otlp: {e}")))?;
+    /// The transport for `settings`, none when disabled. One that cannot be built (an
+    /// unreadable CA file) is a config error, found before anything is applied.
+    fn prepare(settings: &otlp::Otlp) -> anyhow::Result<Option<otlp::transport::Transport>> {
+        if !settings.enabled {
+            return Ok(None);
         }
-        Ok(())
+        otlp::transport::Transport::new(settings)
+            .map(Some)
+            .map_err(|e| StartupConfigError(format!("otlp: {e}")).into())
     }
 
-    fn start(&mut self, config: &Config, registry: &Arc<Registry>) -> anyhow::Result<()> {
-        if !self.settings.enabled {
-            return Ok(());
-        }
+    /// Starts pushing with the settings in force over a transport [`Push::prepare`] built.
+    fn start(
+        &mut self,
+        transport: Option<otlp::transport::Transport>,
+        config: &Config,
+        registry: &Arc<Registry>,
+    ) {
+        let Some(transport) = transport else { return };
         if !self.shown {
             let stats = self.stats.clone();
             registry.add_source(Arc::new(move |out| stats.write(out)));
             self.shown = true;
         }
-        let pusher = otlp::start(
+        self.pusher = Some(otlp::start(
             &self.settings,
+            transport,
             &config.host_paths(),
             registry.clone(),
             self.stats.clone(),
             self.started_unix_nano,
-        )
-        .map_err(|e| StartupConfigError(format!("otlp: {e}")))?;
-        self.pusher = Some(pusher);
-        Ok(())
+        ));
     }
 }
 
@@ -452,7 +455,7 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
     let otlp_settings = config
         .otlp_settings()
         .map_err(|e| StartupConfigError(format!("otlp.{}: {}", e.key, e.message)))?;
-    Push::prepare(&otlp_settings)?;
+    let transport = Push::prepare(&otlp_settings)?;
     let mut push = Push {
         settings: otlp_settings,
         pusher: None,
@@ -460,7 +463,7 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
         shown: false,
         started_unix_nano: vitals::snapshot::unix_nanos(),
     };
-    push.start(&config, &registry)?;
+    push.start(transport, &config, &registry);
     let runner = Runner::start(&config, registry.clone());
     let state = http::AppState::new(
         registry.clone(),
@@ -557,11 +560,18 @@ impl Daemon {
         };
         let otlp_changed =
             new_otlp != self.push.settings || (new_otlp.enabled && new.host != self.config.host);
-        if otlp_changed && let Err(e) = Push::prepare(&new_otlp) {
-            error!(error = %e, "config reload rejected; the running config is kept");
-            self.registry.record_reload(false);
-            return;
-        }
+        let transport = if otlp_changed {
+            match Push::prepare(&new_otlp) {
+                Ok(t) => t,
+                Err(e) => {
+                    error!(error = %e, "config reload rejected; the running config is kept");
+                    self.registry.record_reload(false);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
         if new.server.listen != self.config.server.listen {
             // The new address first: if it cannot be bound, nothing changes.
             let listener = match bind(new.server.listen, &self.global).await {
@@ -604,11 +614,8 @@ impl Daemon {
                 old.abandon();
             }
             self.push.settings = new_otlp;
-            if let Err(e) = self.push.start(&new, &self.registry) {
-                error!(error = %e, "OTLP push not restarted");
-            } else {
-                info!(otlp = %self.push.settings.describe(), "OTLP settings applied");
-            }
+            self.push.start(transport, &new, &self.registry);
+            info!(otlp = %self.push.settings.describe(), "OTLP settings applied");
         }
         self.registry.record_reload(true);
         info!(

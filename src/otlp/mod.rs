@@ -38,26 +38,21 @@ pub fn boot_unix_nano(paths: &HostPaths) -> u64 {
         .map_or(0, |b| b.saturating_mul(1_000_000_000))
 }
 
-/// Starts a pusher for `settings` (which must be enabled), its stats shown by `registry`.
+/// Starts a pusher for `settings` over `transport` (built from them), its stats shown by
+/// `registry`.
 pub fn start(
     settings: &Otlp,
+    transport: transport::Transport,
     paths: &HostPaths,
     registry: Arc<Registry>,
     stats: Arc<Stats>,
     started_unix_nano: u64,
-) -> Result<Pusher, String> {
-    let transport = transport::Transport::new(settings)?;
+) -> Pusher {
     let encoder = encode::Encoder::new(
         resource::attributes(paths, &settings.resource),
         boot_unix_nano(paths),
         started_unix_nano,
         settings.temporality,
     );
-    Ok(Pusher::spawn(
-        settings.clone(),
-        transport,
-        encoder,
-        registry,
-        stats,
-    ))
+    Pusher::spawn(settings.clone(), transport, encoder, registry, stats)
 }
