@@ -10,7 +10,8 @@ use serde::Deserialize;
 pub use crate::collectors::Collectors;
 use crate::collectors::Context;
 use crate::host::HostPaths;
-pub use crate::interval::{Interval, quote};
+pub use crate::interval::Interval;
+pub use crate::shorten::quote;
 
 /// The commented default configuration, as `vitals print-default-config` prints it.
 pub const DEFAULT_TOML: &str = include_str!("../config/vitals.toml");
@@ -292,13 +293,9 @@ impl Config {
 /// The toml crate's message quotes the offending line: cut each line at 200 characters, so a
 /// rejected 10 MB value does not come back whole.
 fn shorten_lines(message: &str) -> String {
-    const WIDTH: usize = 200;
     message
         .lines()
-        .map(|l| match l.char_indices().nth(WIDTH) {
-            Some((cut, _)) => format!("{}... ({} bytes in all)", &l[..cut], l.len()),
-            None => l.to_string(),
-        })
+        .map(|l| crate::shorten::shorten(l, 200))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -30,7 +30,7 @@ impl FromStr for Interval {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let shown = quote(s);
+        let shown = crate::shorten::quote(s);
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (digits, unit) = s.split_at(split);
         let n: u64 = digits.parse().map_err(|_| {
@@ -60,16 +60,6 @@ impl FromStr for Interval {
             return Err(out_of_range());
         }
         Ok(Interval(d))
-    }
-}
-
-/// A config value for an error message: quoted, and cut at 200 characters so that a rejected
-/// 10 MB value does not flood the terminal.
-pub fn quote(value: &str) -> String {
-    const SHOWN: usize = 200;
-    match value.char_indices().nth(SHOWN) {
-        None => format!("{value:?}"),
-        Some((cut, _)) => format!("{:?}... ({} bytes in all)", &value[..cut], value.len()),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod otlp;
 pub mod registry;
 pub mod runner;
 pub mod self_metrics;
+pub mod shorten;
 pub mod snapshot;
 pub mod statfs;
 

@@ -21,7 +21,7 @@ use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use super::webconfig::{ClientAuth, TlsServerConfig, TlsVersion};
-use crate::interval::quote;
+use crate::shorten::quote;
 
 /// TLS 1.2 suites rustls implements, under Go's names (and Go's older CHACHA20 aliases).
 const SUITES: &[(&str, SupportedCipherSuite)] = &[

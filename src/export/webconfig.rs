@@ -19,7 +19,8 @@ use serde::Deserialize;
 
 use super::auth::BasicAuth;
 use super::tls::Tls;
-use crate::interval::{Interval, quote};
+use crate::interval::Interval;
+use crate::shorten::quote;
 
 /// The file as written.
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
@@ -151,7 +152,7 @@ impl WebConfigFile {
             WebConfigFile::default()
         } else {
             serde_norway::from_str::<Option<WebConfigFile>>(text)
-                .map_err(|e| shorten(&e.to_string()))?
+                .map_err(|e| crate::shorten::shorten(&e.to_string(), 400).into_owned())?
                 .unwrap_or_default()
         };
         file.validate()?;
@@ -308,13 +309,6 @@ impl RateLimitConfig {
                 .map(|i| Some(i.0))
                 .map_err(|e| format!("rate_limit.interval: {e}")),
         }
-    }
-}
-
-fn shorten(message: &str) -> String {
-    match message.char_indices().nth(400) {
-        Some((cut, _)) => format!("{}...", &message[..cut]),
-        None => message.to_string(),
     }
 }
 

@@ -118,15 +118,9 @@ impl ParseError {
     /// The complaint about the file at `path`, cut to [`DETAIL_CHARS`]: it may quote a line of
     /// the host's text, which can be megabytes long.
     pub fn at(self, path: &Path) -> HostError {
-        let mut detail = self.0;
-        if let Some((cut, _)) = detail.char_indices().nth(DETAIL_CHARS) {
-            let len = detail.len();
-            detail.truncate(cut);
-            detail.push_str(&format!("... ({len} bytes in all)"));
-        }
         HostError::Parse {
             path: path.to_path_buf(),
-            detail,
+            detail: crate::shorten::shorten(&self.0, DETAIL_CHARS).into_owned(),
         }
     }
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::collectors::Invalid;
-use crate::interval::{Interval, quote};
+use crate::interval::Interval;
+use crate::shorten::quote;
 
 /// `[otlp]` as written in the file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
