@@ -38,6 +38,10 @@ pub const TARGETS: &[Target] = &[
     ("host_utmp", utmp),
     ("host_os_release", os_release),
     ("host_pid_stat", pid_stat),
+    ("host_pid_status", pid_status),
+    ("host_pid_cmdline", pid_cmdline),
+    ("host_passwd", passwd),
+    ("process_rules", process_rules),
     ("host_bytes", bytes),
     ("config_toml", config_toml),
     ("web_config", web_config),
@@ -218,9 +222,79 @@ fn os_release(data: &[u8]) {
 }
 
 fn pid_stat(data: &[u8]) {
-    if let Some((state, _)) = host::proc_pid_stat::parse_state_threads(data) {
-        let _ = host::proc_pid_stat::state_index(state);
+    if let Some(stat) = host::proc_pid_stat::parse_pid_stat(data) {
+        let _ = host::proc_pid_stat::state_index(stat.state);
+        let _ = stat.is_kernel_thread();
     }
+    let _ = host::proc_pid_stat::parse_state_threads(data);
+}
+
+/// The `Key: number` files of a process: status, io, limits and smaps_rollup. Each parser
+/// sees every input, as the cpuinfo target does.
+fn pid_status(data: &[u8]) {
+    let status = host::proc_pid_status::parse_pid_status(data);
+    let _ = (
+        status.shared_bytes(),
+        status.rss_bytes(),
+        status.swap_bytes(),
+    );
+    let _ = host::proc_pid_io::parse_pid_io(data);
+    let _ = host::proc_pid_limits::parse_nofile_soft(data);
+    let _ = host::proc_pid_smaps::parse_smaps_rollup(data);
+}
+
+/// A process's cmdline (NUL- or space-separated arguments) and its cgroup file.
+fn pid_cmdline(data: &[u8]) {
+    let mut joined = Vec::new();
+    host::proc_pid_cmdline::join_into(data, &mut joined);
+    assert!(
+        joined.len() <= data.len(),
+        "joining made the cmdline longer"
+    );
+    for arg in host::proc_pid_cmdline::args(data).take(64) {
+        let _ = host::proc_pid_cmdline::basename(arg);
+    }
+    let _ = host::proc_pid_cgroup::cgroup_path(data);
+}
+
+fn passwd(data: &[u8]) {
+    let _ = host::passwd::parse_passwd(data);
+}
+
+/// A grouping rule applied to a process: the first line is the name template, the second a
+/// cmdline expression (when it compiles), the rest the process's cmdline; comm, exe, user and
+/// cgroup are taken from it as the collector takes them from /proc.
+fn process_rules(data: &[u8]) {
+    use crate::collectors::processes::rules::{BytesPattern, Facts, Rule, Template, group_name};
+    let mut lines = data.splitn(3, |b| *b == b'\n');
+    let template = text(lines.next().unwrap_or_default()).into_owned();
+    let pattern = text(lines.next().unwrap_or_default()).into_owned();
+    let cmdline = lines.next().unwrap_or_default();
+    let Ok(name) = Template::parse(&template) else {
+        return;
+    };
+    let argv0 = host::proc_pid_cmdline::args(cmdline)
+        .next()
+        .unwrap_or_default();
+    let comm = host::bytes::escape(host::proc_pid_cmdline::basename(argv0));
+    let user = text(argv0);
+    let facts = Facts {
+        comm: &comm,
+        argv0,
+        cmdline,
+        user: &user,
+        cgroup: cmdline,
+    };
+    let patterns: Vec<BytesPattern> = BytesPattern::new(&pattern).into_iter().collect();
+    let rule = Rule {
+        name,
+        comm: vec![comm.to_string()],
+        exe: vec![comm.to_string()],
+        cmdline: patterns.clone(),
+        user: vec![user.to_string()],
+        cgroup: patterns,
+    };
+    let _ = group_name(std::slice::from_ref(&rule), &facts);
 }
 
 /// Escaping a host name must be reversible, whatever its bytes.

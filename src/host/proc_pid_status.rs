@@ -22,9 +22,25 @@ pub struct PidStatus {
 impl PidStatus {
     /// `memory_info().shared`: statm's shared pages are the file-backed and shmem pages,
     /// the two lines here, in kB.
+    /// Saturating, as every byte figure here: a kernel never reports 16 EiB, a damaged file
+    /// may.
     pub fn shared_bytes(&self) -> Option<u64> {
-        Some((self.rss_file_kib? + self.rss_shmem_kib?) * 1024)
+        Some(kib(self.rss_file_kib?.saturating_add(self.rss_shmem_kib?)))
     }
+
+    /// `memory_info().rss`; 0 without a VmRSS line (a kernel thread or a zombie).
+    pub fn rss_bytes(&self) -> u64 {
+        kib(self.rss_kib.unwrap_or(0))
+    }
+
+    /// `memory_full_info().swap`; 0 without a VmSwap line.
+    pub fn swap_bytes(&self) -> u64 {
+        kib(self.swap_kib.unwrap_or(0))
+    }
+}
+
+fn kib(n: u64) -> u64 {
+    n.saturating_mul(1024)
 }
 
 pub fn parse_pid_status(text: &[u8]) -> PidStatus {

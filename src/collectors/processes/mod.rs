@@ -614,8 +614,8 @@ impl ProcessesCollector {
             r.uid = s.real_uid;
             // No memory lines: a kernel thread or a zombie, which has no memory (statm
             // reads all zeros for it).
-            r.member.rss = s.rss_kib.unwrap_or(0) * 1024;
-            r.member.swap = Some(s.swap_kib.unwrap_or(0) * 1024);
+            r.member.rss = s.rss_bytes();
+            r.member.swap = Some(s.swap_bytes());
             r.member.shared = Some(s.shared_bytes().unwrap_or(0));
             r.ctx = s
                 .voluntary_ctxt_switches
