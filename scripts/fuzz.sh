@@ -52,6 +52,8 @@ fuzz_one() {
 }
 
 printf '%-22s %8s %14s %10s %s\n' target seconds executions exec/s result
+# A target that fails before its run (a copy, say) leaves no result: it counts as failed.
+for t in "${targets[@]}"; do rm -f "logs/$t.result"; done
 running=0
 for t in "${targets[@]}"; do
     if [ "$running" -ge "$jobs" ]; then

@@ -22,8 +22,6 @@ pub struct PidStatus {
 impl PidStatus {
     /// `memory_info().shared`: statm's shared pages are the file-backed and shmem pages,
     /// the two lines here, in kB.
-    /// Saturating, as every byte figure here: a kernel never reports 16 EiB, a damaged file
-    /// may.
     pub fn shared_bytes(&self) -> Option<u64> {
         Some(kib(self.rss_file_kib?.saturating_add(self.rss_shmem_kib?)))
     }
@@ -39,6 +37,7 @@ impl PidStatus {
     }
 }
 
+/// kB to bytes, saturating: a kernel never reports 16 EiB, a damaged file may.
 fn kib(n: u64) -> u64 {
     n.saturating_mul(1024)
 }
