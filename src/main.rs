@@ -126,6 +126,7 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    vitals::malloc::limit_arenas();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run) {
         Command::StatfsHelper => vitals::statfs::helper_main(),
@@ -430,6 +431,19 @@ fn watch_certificates(state: http::AppState) -> JoinHandle<()> {
     })
 }
 
+/// Hands the allocator's free pages back to the kernel every few seconds, off the runtime's
+/// thread (a trim takes about 50 µs here); see src/malloc.rs.
+fn trim_heap() -> JoinHandle<()> {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(vitals::malloc::TRIM_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let _ = tokio::task::spawn_blocking(vitals::malloc::trim).await;
+        }
+    })
+}
+
 /// What a reload works on: the config in force and everything built from it.
 struct Daemon {
     config: Config,
@@ -476,6 +490,7 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
     let limits = server::Limits::new(server::ConnLimits::from_config(&config.server));
     let server = Server::spawn(listener, state.clone(), limits.clone())?;
     let watcher = watch_certificates(state.clone());
+    let trimmer = trim_heap();
     info!(addr = %server.addr, tls, basic_auth = auth, collectors = ?runner.names(), version = env!("CARGO_PKG_VERSION"), "vitals listening");
     let mut daemon = Daemon {
         config,
@@ -498,6 +513,7 @@ async fn serve(config: Config, global: Global, log: LogFilter) -> anyhow::Result
     };
     info!(signal, "shutting down");
     watcher.abort();
+    trimmer.abort();
     let Daemon {
         runner,
         server,

@@ -1,0 +1,40 @@
+//! glibc's allocator, bounded to a daemon's needs: the one module allowed `unsafe`.
+//!
+//! glibc gives threads that contend for the heap arenas of their own, up to eight per core,
+//! and never returns an arena. vitals' work moves between the runtime thread and the
+//! blocking pool (collections, encodings, bcrypt), so under load a dozen arenas each keep
+//! freed pages: heaptrack shows a 3.3 MB heap peak behind a 17 MiB RSS after two minutes of
+//! 64 keep-alive clients. Two arenas are enough for one runtime thread and a pool that is
+//! mostly idle, and [`trim`], every [`TRIM_EVERY`], hands the free pages back.
+//! Elsewhere (musl, another allocator) both are no-ops.
+#![allow(unsafe_code)]
+
+/// Arenas for the whole process: one for the runtime thread, one shared by the pool.
+const MAX_ARENAS: i32 = 2;
+
+/// Caps the arenas, unless `MALLOC_ARENA_MAX` in the environment sets them (glibc reads it
+/// itself); to be called before any thread starts.
+pub fn limit_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of the allocator; it is called from main before
+    // the runtime starts a thread, and a value it rejects leaves the default in place.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, MAX_ARENAS);
+    }
+}
+
+/// How often the daemon calls [`trim`].
+pub const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Returns the free pages of every arena to the kernel. Walks the free lists: about 50 µs
+/// (at most 0.3 ms) at vitals' heap size under load, so it runs on a timer, not per request.
+pub fn trim() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes the arenas' own locks; it is safe from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
