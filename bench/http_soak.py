@@ -13,11 +13,12 @@ import argparse
 import http.client
 import os
 import pathlib
-import socket
 import subprocess
 import tempfile
 import threading
 import time
+
+from procstat import cpu_seconds, free_port, status_kib
 
 CONFIG = """[server]
 listen = "127.0.0.1:{port}"
@@ -28,24 +29,6 @@ timeout = "1s"
 interval = "1s"
 timeout = "1s"
 """
-
-
-def rss_kib(pid):
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds(pid):
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main():
@@ -87,7 +70,7 @@ def main():
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(2)
-            idle = rss_kib(proc.pid)
+            idle = status_kib(proc.pid, "VmRSS")
             cpu0 = cpu_seconds(proc.pid)
             threads = [threading.Thread(target=client) for _ in range(args.clients)]
             for t in threads:
@@ -99,13 +82,13 @@ def main():
                 time.sleep(min(30, max(0, end - time.time())))
                 with lock:
                     n = counts["ok"]
-                print(f"{time.time() - start:6.0f} s  RSS {rss_kib(proc.pid)} KiB  {n} × 200", flush=True)
+                print(f"{time.time() - start:6.0f} s  RSS {status_kib(proc.pid, 'VmRSS')} KiB  {n} × 200", flush=True)
             stop.set()
             for t in threads:
                 t.join(15)
             cpu = cpu_seconds(proc.pid) - cpu0
             time.sleep(6)  # one heap trim after the connections closed
-            after = rss_kib(proc.pid)
+            after = status_kib(proc.pid, "VmRSS")
         finally:
             proc.terminate()
             proc.wait(10)

@@ -8,24 +8,12 @@ target, not one per push). Not part of CI: run it by hand.
 """
 import argparse
 import pathlib
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 
-
-def rss_kib(pid):
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from procstat import free_port, status_kib
 
 
 def main():
@@ -44,9 +32,9 @@ def main():
             proc = subprocess.Popen([args.bin, "--config", str(cfg)], stdout=subprocess.DEVNULL, stderr=err)
             try:
                 time.sleep(60)
-                first = rss_kib(proc.pid)
+                first = status_kib(proc.pid, "VmRSS")
                 time.sleep(max(0, args.minutes * 60 - 60))
-                last = rss_kib(proc.pid)
+                last = status_kib(proc.pid, "VmRSS")
                 body = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5).read().decode()
             finally:
                 proc.terminate()

@@ -25,41 +25,20 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+from procstat import cpu_seconds, free_port, status_kib
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-HZ = os.sysconf("SC_CLK_TCK")
 PE = "prometheus-process-exporter"
 
 OFF = ("cpu", "memory", "sensors", "battery", "host", "users", "filesystem", "disk", "network",
        "interfaces", "connections")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        s = f.read()
-    fields = s[s.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url):
@@ -142,7 +121,7 @@ def main():
         wait_up(vurl, vitals)
         wait_up(purl, pe)
         time.sleep(3)
-        rss0, base = rss_mib(vitals.pid), pids()
+        rss0, base = status_kib(vitals.pid, "VmRSS") / 1024, pids()
         have = 0
         for n in counts:
             if sleepers:
@@ -167,7 +146,7 @@ def main():
                              vitals_us_per_process=round(v_ms * 1000 / total, 2),
                              process_exporter_ms=round(p_ms, 2), floor_ms=round(floor_ms, 2),
                              vs_process_exporter=round(v_ms / p_ms, 3), vs_floor=round(v_ms / floor_ms, 2),
-                             rss_mib=round(rss_mib(vitals.pid), 2), load_after=loadavg()))
+                             rss_mib=round(status_kib(vitals.pid, "VmRSS") / 1024, 2), load_after=loadavg()))
             print(json.dumps(rows[-1]), flush=True)
     finally:
         if sleepers:

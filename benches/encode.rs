@@ -2,7 +2,7 @@
 //! this host, as the daemon serves them (every collector, then the self-metrics).
 //!
 //! Then a synthetic 10,000-series registry, as a host with many process groups or devices
-//! gives, with and without gzip.
+//! gives, with and without gzip; and the allocator trim the daemon runs every 5 s.
 //!
 //! `cargo bench --bench encode` (add `-- --quick` for a fast, rougher run).
 
@@ -82,11 +82,28 @@ fn synthetic_10k(c: &mut Criterion) {
     g.finish();
 }
 
+/// What the daemon's 5 s `malloc::trim` costs: a 10,000-series body encoded and freed, with
+/// and without the trim that hands its pages back; the difference is the trim.
+fn trim(c: &mut Criterion) {
+    let snapshots = synthetic(10_000);
+    let mut g = c.benchmark_group("malloc_trim");
+    g.bench_function("encode_and_free", |b| {
+        b.iter(|| drop(text::encode(black_box(&snapshots))))
+    });
+    g.bench_function("encode_free_and_trim", |b| {
+        b.iter(|| {
+            drop(text::encode(black_box(&snapshots)));
+            vitals::malloc::trim();
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = encoders, synthetic_10k
+    targets = encoders, synthetic_10k, trim
 }
 criterion_main!(benches);

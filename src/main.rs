@@ -432,7 +432,7 @@ fn watch_certificates(state: http::AppState) -> JoinHandle<()> {
 }
 
 /// Hands the allocator's free pages back to the kernel every few seconds, off the runtime's
-/// thread (a trim takes about 50 µs here); see src/malloc.rs.
+/// thread; see src/malloc.rs.
 fn trim_heap() -> JoinHandle<()> {
     tokio::spawn(async {
         let mut tick = tokio::time::interval(vitals::malloc::TRIM_EVERY);
