@@ -38,6 +38,49 @@ pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// Where the config comes from: the file (none: the built-in defaults) and the command-line
+/// flags that override its keys. Loaded the same way at start and on every reload.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub procfs: Option<PathBuf>,
+    pub sysfs: Option<PathBuf>,
+    pub rootfs: Option<PathBuf>,
+    pub log_level: Option<LogLevel>,
+    pub log_format: Option<LogFormat>,
+    pub web_config_file: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// The file (or the defaults) with the flags applied.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = Config::load(self.file.as_deref())?;
+        if let Some(v) = self.listen {
+            config.server.listen = v;
+        }
+        if let Some(v) = &self.procfs {
+            config.host.procfs = v.clone();
+        }
+        if let Some(v) = &self.sysfs {
+            config.host.sysfs = v.clone();
+        }
+        if let Some(v) = &self.rootfs {
+            config.host.rootfs = v.clone();
+        }
+        if let Some(v) = self.log_level {
+            config.log.level = v;
+        }
+        if let Some(v) = self.log_format {
+            config.log.format = v;
+        }
+        if let Some(v) = &self.web_config_file {
+            config.server.web_config_file = Some(v.clone());
+        }
+        Ok(config)
+    }
+}
+
 /// Most connections open at once that a config may ask for; each costs a file descriptor.
 pub const MAX_CONNECTIONS: usize = 65_536;
 /// Range of `server.max_header_bytes`.

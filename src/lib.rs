@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod collectors;
 pub mod config;
 pub mod counters;
+pub mod daemon;
 pub mod export;
 pub mod filter;
 #[doc(hidden)]
