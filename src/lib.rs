@@ -10,6 +10,7 @@ pub mod collectors;
 pub mod config;
 pub mod counters;
 pub mod daemon;
+pub mod error_kind;
 pub mod export;
 pub mod filter;
 #[doc(hidden)]

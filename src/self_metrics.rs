@@ -1,14 +1,37 @@
-//! `vitals_` metrics about the daemon itself, built from the registry's health records.
+//! `vitals_` metrics about the daemon itself, built from the health records the registry
+//! keeps and the listener's counts.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::catalog::{Instrument, MetricDesc};
-use crate::registry::{Health, ReloadStatus};
-use crate::snapshot::{ErrorKind, Snapshot};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::error_kind::ErrorKind;
+use crate::snapshot::Snapshot;
 
 const COLLECTOR: &str = "collector";
 const KIND: &str = "kind";
 const REASON: &str = "reason";
+
+/// What the self-metrics report about one collector.
+#[derive(Debug, Clone)]
+pub struct Health {
+    pub name: &'static str,
+    pub up: bool,
+    pub last_duration: Option<Duration>,
+    pub last_success_unix: Option<f64>,
+    pub errors: BTreeMap<ErrorKind, u64>,
+    pub series: usize,
+    pub series_dropped: u64,
+}
+
+/// The outcome of the last config reload, as Prometheus reports its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    pub last_success_unix: f64,
+}
 
 pub static DURATION: MetricDesc = MetricDesc {
     name: "vitals.collector.duration",

@@ -386,7 +386,7 @@ mod tests {
         use crate::collectors::disk;
         use crate::snapshot::Snapshot;
         let registry = Arc::new(Registry::new(3));
-        let slot = registry.slot("disk", Duration::from_secs(60));
+        let slot = registry.slot("disk", 0, Duration::from_secs(60));
         let mut s = Snapshot::default();
         for i in 0..series {
             let name = format!("dev{i}");
