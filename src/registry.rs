@@ -204,9 +204,14 @@ impl Registry {
         *self.reload.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Changes whenever the gathered output may have changed; exporters cache by it.
+    /// Changes whenever the gathered output may have changed; exporters cache by it. It
+    /// covers every source of `gather()`: the slots, the reload status and other parts'
+    /// self-metrics bump `generation`; the HTTP counts move their own, added here (both only
+    /// grow, so their sum changes when either does).
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.generation
+            .load(Ordering::Acquire)
+            .wrapping_add(self.http.changes())
     }
 
     /// Snapshots to serve now: every collector's latest one that is not stale, then the
@@ -360,6 +365,36 @@ mod tests {
         assert_eq!(h.errors.get(&ErrorKind::Read), Some(&1));
         assert_eq!(h.series_dropped, 7);
         assert!(h.up);
+    }
+
+    #[test]
+    fn every_source_of_gather_moves_the_generation() {
+        let r = Registry::new(3);
+        let slot = r.slot("memory", 1, Duration::from_secs(1));
+        let mut last = r.generation();
+        let mut moved = |what: &str| {
+            let now = r.generation();
+            assert_ne!(now, last, "{what} left the generation as it was");
+            last = now;
+        };
+        r.publish(&slot, snapshot(), Duration::ZERO);
+        moved("a publish");
+        r.fail(&slot, ErrorKind::Read, None);
+        moved("a failure");
+        r.record_reload(false);
+        moved("a reload");
+        r.add_source(Arc::new(|_| {}));
+        moved("a new source");
+        r.touch();
+        moved("a source's change");
+        r.http().opened();
+        moved("an HTTP connection");
+        r.http().closed(self_metrics::CloseReason::Tls);
+        moved("a closed connection");
+        r.http().auth_failed();
+        moved("an auth failure");
+        r.http().ended();
+        moved("a connection's end");
     }
 
     #[test]

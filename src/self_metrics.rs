@@ -189,23 +189,40 @@ pub struct HttpStats {
     open: AtomicI64,
     closed: [AtomicU64; 5],
     auth_failures: AtomicU64,
+    /// Moves on every change of the counts above: part of the registry's generation, so a
+    /// cached `/metrics` body never shows them stale.
+    changes: AtomicU64,
 }
 
 impl HttpStats {
     pub fn opened(&self) {
         self.open.fetch_add(1, Ordering::Relaxed);
+        self.changed();
     }
 
     pub fn ended(&self) {
         self.open.fetch_sub(1, Ordering::Relaxed);
+        self.changed();
     }
 
     pub fn closed(&self, reason: CloseReason) {
         self.closed[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.changed();
     }
 
     pub fn auth_failed(&self) {
         self.auth_failures.fetch_add(1, Ordering::Relaxed);
+        self.changed();
+    }
+
+    /// Release: a reader that sees the new count of changes sees the counts that made it.
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times the counts changed.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     fn add_to(&self, s: &mut Snapshot) {

@@ -427,6 +427,32 @@ mod tests {
         assert!(text.contains("system_disk_io_bytes_total{system_device=\"dev399999\""));
     }
 
+    #[tokio::test]
+    async fn the_cached_body_shows_the_http_counts_as_they_are() {
+        let registry = Arc::new(Registry::new(3));
+        let app = router(AppState::new(registry.clone(), 4, Duration::from_secs(10)));
+        let scrape = || async {
+            let r = app
+                .clone()
+                .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            body_text(r).await
+        };
+        assert!(
+            scrape()
+                .await
+                .contains("vitals_http_auth_failures_total 0\n")
+        );
+        registry.http().auth_failed();
+        // No collector published in between: only the HTTP counts changed.
+        assert!(
+            scrape()
+                .await
+                .contains("vitals_http_auth_failures_total 1\n")
+        );
+    }
+
     fn accept(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
