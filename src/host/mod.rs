@@ -128,11 +128,12 @@ impl ParseError {
 /// The most characters of a parser's complaint a message keeps.
 pub const DETAIL_CHARS: usize = 300;
 
-/// The most vitals reads of one host file, by kind of file. Every read of a host file goes
-/// through [`read_bytes_with`], so no file, however long (a `/proc/stat` that is a link to
-/// `/dev/zero`, a FUSE file that never ends), is read until memory runs out: past its cap
-/// the read stops and the file is [`HostError::TooLarge`], a parse error of that
-/// collection. Each cap is far above what the kernel writes on the largest machines.
+/// The most vitals reads of one file, by kind of file. Every file vitals reads goes through
+/// [`read_capped_into`] (host files through [`read_bytes_with`], the config, web config and
+/// PEM files through [`read_file`]), so no file, however long (a `/proc/stat` that is a link
+/// to `/dev/zero`, a FUSE file that never ends, `--config /dev/zero`), is read until memory
+/// runs out: past its cap the read stops; a host file is then [`HostError::TooLarge`], a
+/// parse error of that collection. Each cap is far above what real files hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
     /// 64 KiB: a sysfs attribute, or a file of one value or a few lines (`loadavg`,
@@ -148,6 +149,11 @@ pub enum Limit {
     Sockets,
     /// [`utmp::MAX_RECORDS`] records of [`utmp::RECORD`] bytes (48 MiB).
     Utmp,
+    /// 64 MiB: the config file or the web config file. A real one is a few KB; room enough
+    /// that a file with one absurd value still gets its message naming the key.
+    Config,
+    /// 1 MiB: a PEM file (TLS certificate, key or CA, for the listener or OTLP): a few KB.
+    Pem,
 }
 
 impl Limit {
@@ -157,6 +163,8 @@ impl Limit {
             Limit::Table => 16 << 20,
             Limit::Sockets => 64 << 20,
             Limit::Utmp => (utmp::MAX_RECORDS * utmp::RECORD) as u64,
+            Limit::Config => 64 << 20,
+            Limit::Pem => 1 << 20,
         }
     }
 
@@ -166,6 +174,8 @@ impl Limit {
             Limit::Table => "a /proc table",
             Limit::Sockets => "a /proc/net socket table",
             Limit::Utmp => "a utmp file (131,072 records)",
+            Limit::Config => "a config file",
+            Limit::Pem => "a PEM file",
         }
     }
 
@@ -190,25 +200,52 @@ pub fn read_bytes_with(path: &Path, limit: Limit) -> Result<Vec<u8>, HostError> 
 /// [`read_bytes_with`] into a buffer the caller reuses (emptied first): for a scan that
 /// reads one small file per process or device.
 pub fn read_into(path: &Path, limit: Limit, buf: &mut Vec<u8>) -> Result<(), HostError> {
+    match read_capped_into(path, limit, buf) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(HostError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        }),
+        Err(source) => Err(HostError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The one capped read of every file vitals reads: at most `limit` bytes into `buf`
+/// (emptied first); false when the file holds more.
+pub fn read_capped_into(path: &Path, limit: Limit, buf: &mut Vec<u8>) -> io::Result<bool> {
     use std::io::Read;
-    let failed = |source| HostError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
     buf.clear();
-    let mut file = std::fs::File::open(path).map_err(failed)?;
+    let mut file = std::fs::File::open(path)?;
     let cap = limit.bytes();
     // A regular file (utmp, a fixture tree) gives its size; /proc and /sys files give 0.
     let hint = file.metadata().map_or(0, |m| m.len()).min(cap);
     buf.reserve(usize::try_from(hint).unwrap_or(0));
-    (&mut file).take(cap).read_to_end(buf).map_err(failed)?;
-    if buf.len() as u64 == cap && !at_end(&mut file).map_err(failed)? {
-        return Err(HostError::TooLarge {
-            path: path.to_path_buf(),
-            limit,
-        });
+    (&mut file).take(cap).read_to_end(buf)?;
+    Ok(buf.len() as u64 != cap || at_end(&mut file)?)
+}
+
+/// A file that is not the host's (the config, the web config, a PEM file), capped like
+/// host files: one longer than `limit` is an error saying so, not read to the end.
+pub fn read_file(path: &Path, limit: Limit) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if read_capped_into(path, limit, &mut buf)? {
+        Ok(buf)
+    } else {
+        Err(io::Error::other(format!(
+            "larger than {} bytes, the most vitals reads of {}",
+            limit.bytes(),
+            limit.what()
+        )))
     }
-    Ok(())
+}
+
+/// [`read_file`] as UTF-8 text.
+pub fn read_file_text(path: &Path, limit: Limit) -> io::Result<String> {
+    String::from_utf8(read_file(path, limit)?)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
 /// True when nothing is left to read.
