@@ -187,7 +187,7 @@ impl Pusher {
         let (stop, stop_rx) = watch::channel(false);
         let queue = stats.queue();
         let wake = Arc::new(Notify::new());
-        let (finished, finished_rx) = watch::channel(false);
+        let (finished, finished_rx) = watch::channel(None);
         let producer = Producer {
             interval: settings.interval,
             encoder: Arc::new(Mutex::new(encoder)),
@@ -247,8 +247,8 @@ struct Producer {
 
 impl Producer {
     /// Queues a request every interval until `stop`; then one more when it asks for a flush,
-    /// and tells the sender through `finished` (true: flush what is fresh).
-    async fn run(self, mut stop: watch::Receiver<bool>, finished: watch::Sender<bool>) {
+    /// and tells the sender through `finished` (`Some(true)`: flush what is fresh).
+    async fn run(self, mut stop: watch::Receiver<bool>, finished: watch::Sender<Option<bool>>) {
         let mut ticker = tokio::time::interval_at(
             tokio::time::Instant::now() + self.interval,
             self.interval,
@@ -262,7 +262,7 @@ impl Producer {
                     if flush {
                         self.produce().await;
                     }
-                    let _ = finished.send(flush);
+                    let _ = finished.send(Some(flush));
                     return;
                 }
             }
@@ -311,8 +311,11 @@ struct Sender {
 }
 
 impl Sender {
-    async fn run(mut self, mut finished: watch::Receiver<bool>, wake: Arc<Notify>) {
+    async fn run(mut self, mut finished: watch::Receiver<Option<bool>>, wake: Arc<Notify>) {
         loop {
+            if finished.borrow().is_some() {
+                break;
+            }
             if let Some(item) = self.pick() {
                 let deadline = Instant::now() + self.settings.timeout;
                 self.send(item, deadline, Some(&mut finished)).await;
@@ -326,7 +329,7 @@ impl Sender {
                 _ = finished.changed() => break,
             }
         }
-        if *finished.borrow() {
+        if *finished.borrow() == Some(true) {
             self.flush().await;
         }
         let queue = self.queue.clone();
@@ -364,7 +367,7 @@ impl Sender {
         &mut self,
         item: Item,
         deadline: Instant,
-        mut finished: Option<&mut watch::Receiver<bool>>,
+        mut finished: Option<&mut watch::Receiver<Option<bool>>>,
     ) {
         let body = item.body.clone();
         let request = tokio::task::spawn_blocking(move || queue::decode(&body))

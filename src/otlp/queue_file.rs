@@ -360,6 +360,20 @@ mod tests {
     }
 
     #[test]
+    fn the_fixture_files_written_by_python_read_as_expected() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp-queue");
+        for (name, seqs, corrupt) in [
+            ("clean.log", &[1u64, 3, 4][..], 0),
+            ("torn-tail.log", &[1, 2, 3][..], 1),
+            ("flipped-byte.log", &[2, 3, 4][..], 1),
+        ] {
+            let s = scan(&std::fs::read(dir.join(name)).unwrap());
+            let got: Vec<u64> = s.requests.iter().map(|r| r.seq).collect();
+            assert_eq!((got.as_slice(), s.corrupt), (seqs, corrupt), "{name}");
+        }
+    }
+
+    #[test]
     fn the_store_survives_a_reopen_and_cleans_its_file() {
         let dir = std::env::temp_dir().join(format!("vitals-queue-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
