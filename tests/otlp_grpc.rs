@@ -172,7 +172,11 @@ fn grpc_exports_arrive_with_the_scraped_values() {
 fn receiver_until(
     store: Store,
     port: u16,
-) -> (u16, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>) {
+) -> (
+    u16,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let port = listener.local_addr().unwrap().port();
     listener.set_nonblocking(true).unwrap();
@@ -228,17 +232,21 @@ fn until(what: &str, seconds: u64, mut cond: impl FnMut() -> bool) {
 fn grpc_receiver_down_for_a_while_gets_every_push_afterwards() {
     let store = Store::default();
     let (port, stop, handle) = receiver_until(store.clone(), 0);
-    let d = Daemon::start(
-        &grpc_config(port, "gzip")
-            .replace("interval = \"500ms\"\ntimeout = \"500ms\"", "interval = \"1s\"\ntimeout = \"800ms\"")
-            + "[otlp.queue]\ndrain_rate = 4\n",
-    );
+    let config = grpc_config(port, "gzip").replace(
+        "interval = \"500ms\"\ntimeout = \"500ms\"",
+        "interval = \"1s\"\ntimeout = \"800ms\"",
+    ) + "[otlp.queue]\ndrain_rate = 4\n";
+    let d = Daemon::start(&config);
     wait_for(&store, 2);
     let _ = stop.send(());
     handle.join().unwrap();
     let down = Instant::now();
     let queued = |d: &Daemon| {
-        scraped(&d.get("/metrics", &[]).text(), "vitals_otlp_queue_requests ").unwrap_or(0.0)
+        scraped(
+            &d.get("/metrics", &[]).text(),
+            "vitals_otlp_queue_requests ",
+        )
+        .unwrap_or(0.0)
     };
     until("10 pushes queued", 30, || queued(&d) >= 10.0);
     let outage = down.elapsed().as_secs_f64();
@@ -246,7 +254,13 @@ fn grpc_receiver_down_for_a_while_gets_every_push_afterwards() {
     until("the backlog drained", 40, || queued(&d) == 0.0);
     let _ = stop.send(());
     handle.join().unwrap();
-    let mut ids: Vec<u64> = store.0.lock().unwrap().iter().map(|r| identity(&r.0)).collect();
+    let mut ids: Vec<u64> = store
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| identity(&r.0))
+        .collect();
     let n = ids.len();
     ids.sort_unstable();
     ids.dedup();
@@ -256,5 +270,9 @@ fn grpc_receiver_down_for_a_while_gets_every_push_afterwards() {
         worst < 1_500_000_000,
         "a push is missing: a gap of {worst} ns"
     );
-    assert!(ids.len() as f64 >= 2.0 + outage - 1.0, "{} pushes for a {outage:.1} s outage", ids.len());
+    assert!(
+        ids.len() as f64 >= 2.0 + outage - 1.0,
+        "{} pushes for a {outage:.1} s outage",
+        ids.len()
+    );
 }

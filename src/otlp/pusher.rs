@@ -249,10 +249,8 @@ impl Producer {
     /// Queues a request every interval until `stop`; then one more when it asks for a flush,
     /// and tells the sender through `finished` (`Some(true)`: flush what is fresh).
     async fn run(self, mut stop: watch::Receiver<bool>, finished: watch::Sender<Option<bool>>) {
-        let mut ticker = tokio::time::interval_at(
-            tokio::time::Instant::now() + self.interval,
-            self.interval,
-        );
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.interval, self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -321,8 +319,8 @@ impl Sender {
                 self.send(item, deadline, Some(&mut finished)).await;
                 continue;
             }
-            let backlog_at = (self.healthy && lock(&self.queue).has_backlog())
-                .then_some(self.next_backlog);
+            let backlog_at =
+                (self.healthy && lock(&self.queue).has_backlog()).then_some(self.next_backlog);
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = sleep_until(backlog_at), if backlog_at.is_some() => {}

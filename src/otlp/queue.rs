@@ -296,7 +296,7 @@ impl Queue {
             self.drop_oldest(DropReason::Full);
         }
         if let Some(store) = &self.store
-            && store.len() + incoming > max
+            && store.file_len() + incoming > max
             && store.dead() > 0
         {
             self.rewrite();
@@ -418,9 +418,10 @@ impl Queue {
     pub fn write(&self, out: &mut Snapshot, now_unix_nano: u64) {
         out.add(&REQUESTS, &[], self.entries.len() as f64);
         out.add(&SIZE, &[], self.bytes as f64);
-        let age = self.entries.front().map_or(0, |e| {
-            now_unix_nano.saturating_sub(e.time_unix_nano)
-        });
+        let age = self
+            .entries
+            .front()
+            .map_or(0, |e| now_unix_nano.saturating_sub(e.time_unix_nano));
         out.add(&OLDEST_AGE, &[], age as f64 / 1e9);
         for r in DropReason::ALL {
             out.add(
@@ -492,7 +493,10 @@ mod tests {
         q.tried(3);
         q.tried(2);
         q.tried(1);
-        assert!(q.next(false).is_none(), "no backlog while it is not allowed");
+        assert!(
+            q.next(false).is_none(),
+            "no backlog while it is not allowed"
+        );
         assert_eq!(q.next(true).map(|i| (i.seq, i.fresh)), Some((1, false)));
         q.push(4 * S, 1, vec![4; 10]);
         assert_eq!(q.next(true).map(|i| i.seq), Some(4));
@@ -555,7 +559,10 @@ mod tests {
         q.configure(&with_dir, 20 * S);
         let seqs: Vec<u8> = q.entries.iter().map(|e| e.body[0]).collect();
         assert_eq!(seqs, [17, 19, 20]);
-        assert!(q.next(false).is_none(), "what a previous run left is backlog");
+        assert!(
+            q.next(false).is_none(),
+            "what a previous run left is backlog"
+        );
         for s in [1, 2, 3] {
             q.done(s, None);
         }

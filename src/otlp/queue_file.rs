@@ -217,7 +217,7 @@ impl Store {
     }
 
     /// Bytes the file takes.
-    pub fn len(&self) -> u64 {
+    pub fn file_len(&self) -> u64 {
         self.len
     }
 
@@ -351,11 +351,14 @@ mod tests {
         let s = scan(&bytes);
         assert_eq!(s.corrupt, 1);
         assert_eq!(s.requests.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 3]);
-        assert_eq!(scan(b"garbage"), Scan {
-            corrupt: 1,
-            dead_bytes: 7,
-            ..Scan::default()
-        });
+        assert_eq!(
+            scan(b"garbage"),
+            Scan {
+                corrupt: 1,
+                dead_bytes: 7,
+                ..Scan::default()
+            }
+        );
         assert_eq!(scan(b""), Scan::default());
     }
 
@@ -365,7 +368,7 @@ mod tests {
         for (name, seqs, corrupt) in [
             ("clean.log", &[1u64, 3, 4][..], 0),
             ("torn-tail.log", &[1, 2, 3][..], 1),
-            ("flipped-byte.log", &[2, 3, 4][..], 1),
+            ("flipped-byte.log", &[1, 3, 4][..], 1),
         ] {
             let s = scan(&std::fs::read(dir.join(name)).unwrap());
             let got: Vec<u64> = s.requests.iter().map(|r| r.seq).collect();
@@ -394,7 +397,7 @@ mod tests {
         let (s, scan) = Store::open(&dir).unwrap();
         assert_eq!(scan.requests, [req(2, b"b")]);
         assert_eq!(scan.corrupt, 1);
-        assert_eq!(s.len(), (OVERHEAD + 1) as u64);
+        assert_eq!(s.file_len(), (OVERHEAD + 1) as u64);
         assert_eq!(s.dead(), 0);
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
