@@ -23,16 +23,7 @@ import urllib.request
 from procstat import free_port, status_kib
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "python"))
-from otlp_receiver import Receiver, points  # noqa: E402
-
-
-def identity(request):
-    for rm in request.resource_metrics:
-        for sm in rm.scope_metrics:
-            for m in sm.metrics:
-                if m.name == "vitals.otlp.exports":
-                    return points(m)[0].time_unix_nano
-    return None
+from otlp_receiver import Receiver, identity  # noqa: E402
 
 
 def scrape(http):

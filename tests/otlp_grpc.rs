@@ -100,74 +100,6 @@ fn grpc_config(port: u16, compression: &str) -> String {
     )
 }
 
-#[test]
-fn grpc_exports_arrive_with_the_scraped_values() {
-    for compression in ["gzip", "none"] {
-        let (store, port) = receiver();
-        let d = Daemon::start(&grpc_config(port, compression));
-        wait_for(&store, 3);
-        let body = d.get("/metrics", &[]).text();
-        let (request, header, encoding) = store.0.lock().unwrap().last().cloned().unwrap();
-        assert_eq!(header.as_deref(), Some("team-a"));
-        assert_eq!(
-            encoding.as_deref(),
-            (compression == "gzip").then_some("gzip"),
-            "grpc-encoding"
-        );
-        let metrics: Vec<_> = request.resource_metrics[0]
-            .scope_metrics
-            .iter()
-            .flat_map(|s| &s.metrics)
-            .collect();
-        let cpu = metrics
-            .iter()
-            .find(|m| m.name == "system.cpu.time")
-            .expect("system.cpu.time");
-        assert_eq!(cpu.unit, "s");
-        let Some(metric::Data::Sum(sum)) = &cpu.data else {
-            panic!("system.cpu.time is a sum")
-        };
-        assert!(sum.is_monotonic);
-        let mut compared = 0;
-        for p in &sum.data_points {
-            let mut mode = String::new();
-            let mut cpu_n = None;
-            for a in &p.attributes {
-                match (
-                    a.key.as_str(),
-                    a.value.as_ref().and_then(|v| v.value.clone()),
-                ) {
-                    ("cpu.mode", Some(any_value::Value::StringValue(s))) => mode = s,
-                    ("cpu.logical_number", Some(any_value::Value::IntValue(i))) => cpu_n = Some(i),
-                    other => panic!("unexpected attribute {other:?}"),
-                }
-            }
-            let Some(number_data_point::Value::AsDouble(v)) = p.value else {
-                panic!("a double")
-            };
-            let prefix = format!(
-                "system_cpu_time_seconds_total{{cpu_mode=\"{mode}\",cpu_logical_number=\"{}\"}}",
-                cpu_n.expect("an int cpu number")
-            );
-            assert_eq!(scraped(&body, &prefix), Some(v), "{prefix}");
-            compared += 1;
-        }
-        assert!(compared >= 8, "{compared}");
-        let limit = metrics
-            .iter()
-            .find(|m| m.name == "system.memory.limit")
-            .expect("system.memory.limit");
-        let Some(metric::Data::Sum(sum)) = &limit.data else {
-            panic!("an up-down counter is a sum")
-        };
-        assert!(!sum.is_monotonic);
-        let Some(number_data_point::Value::AsDouble(v)) = sum.data_points[0].value else {
-            panic!("a double")
-        };
-        assert_eq!(scraped(&body, "system_memory_limit_bytes "), Some(v));
-    }
-}
-
 /// A gRPC receiver on `port` (0: any) that serves until `stop` is sent, then frees the port.
 fn receiver_until(
     store: Store,
@@ -275,4 +207,72 @@ fn grpc_receiver_down_for_a_while_gets_every_push_afterwards() {
         "{} pushes for a {outage:.1} s outage",
         ids.len()
     );
+}
+
+#[test]
+fn grpc_exports_arrive_with_the_scraped_values() {
+    for compression in ["gzip", "none"] {
+        let (store, port) = receiver();
+        let d = Daemon::start(&grpc_config(port, compression));
+        wait_for(&store, 3);
+        let body = d.get("/metrics", &[]).text();
+        let (request, header, encoding) = store.0.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(header.as_deref(), Some("team-a"));
+        assert_eq!(
+            encoding.as_deref(),
+            (compression == "gzip").then_some("gzip"),
+            "grpc-encoding"
+        );
+        let metrics: Vec<_> = request.resource_metrics[0]
+            .scope_metrics
+            .iter()
+            .flat_map(|s| &s.metrics)
+            .collect();
+        let cpu = metrics
+            .iter()
+            .find(|m| m.name == "system.cpu.time")
+            .expect("system.cpu.time");
+        assert_eq!(cpu.unit, "s");
+        let Some(metric::Data::Sum(sum)) = &cpu.data else {
+            panic!("system.cpu.time is a sum")
+        };
+        assert!(sum.is_monotonic);
+        let mut compared = 0;
+        for p in &sum.data_points {
+            let mut mode = String::new();
+            let mut cpu_n = None;
+            for a in &p.attributes {
+                match (
+                    a.key.as_str(),
+                    a.value.as_ref().and_then(|v| v.value.clone()),
+                ) {
+                    ("cpu.mode", Some(any_value::Value::StringValue(s))) => mode = s,
+                    ("cpu.logical_number", Some(any_value::Value::IntValue(i))) => cpu_n = Some(i),
+                    other => panic!("unexpected attribute {other:?}"),
+                }
+            }
+            let Some(number_data_point::Value::AsDouble(v)) = p.value else {
+                panic!("a double")
+            };
+            let prefix = format!(
+                "system_cpu_time_seconds_total{{cpu_mode=\"{mode}\",cpu_logical_number=\"{}\"}}",
+                cpu_n.expect("an int cpu number")
+            );
+            assert_eq!(scraped(&body, &prefix), Some(v), "{prefix}");
+            compared += 1;
+        }
+        assert!(compared >= 8, "{compared}");
+        let limit = metrics
+            .iter()
+            .find(|m| m.name == "system.memory.limit")
+            .expect("system.memory.limit");
+        let Some(metric::Data::Sum(sum)) = &limit.data else {
+            panic!("an up-down counter is a sum")
+        };
+        assert!(!sum.is_monotonic);
+        let Some(number_data_point::Value::AsDouble(v)) = sum.data_points[0].value else {
+            panic!("a double")
+        };
+        assert_eq!(scraped(&body, "system_memory_limit_bytes "), Some(v));
+    }
 }

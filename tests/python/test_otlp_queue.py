@@ -3,8 +3,8 @@ middle of 1 s pushes (every push arrives afterwards with its own timestamps, the
 the configured rate while fresh pushes keep flowing), a SIGKILL and restart with a queue
 directory, a corrupted queue file, a small max_bytes, and delta temporality across an outage.
 
-A request is known by the time of its self-metrics snapshot (`vitals.self` scope), taken when
-the push encoded it: unique per push. The 10-minute outage is bench/otlp_outage.py."""
+A request is known by otlp_receiver.identity: the time of the self-metrics snapshot the push
+gathered, unique per push. The 10-minute outage is bench/otlp_outage.py."""
 import gzip
 import signal
 import struct
@@ -14,7 +14,7 @@ import zlib
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from conftest import parse_exposition
-from otlp_receiver import Receiver, point_value, points
+from otlp_receiver import Receiver, identity, point_value
 from test_otlp import FAST_NETWORK, fixture_host, free_port, nic_points
 
 INTERVAL = 1.0
@@ -23,16 +23,6 @@ INTERVAL = 1.0
 def config(port, queue="", extra=""):
     return (f'[otlp]\nenabled = true\nendpoint = "http://127.0.0.1:{port}"\ninterval = "1s"\n'
             f'timeout = "800ms"\n{extra}[otlp.queue]\n{queue}')
-
-
-def identity(request):
-    """The push a request came from: its self-metrics snapshot time (ns)."""
-    for rm in request.resource_metrics:
-        for sm in rm.scope_metrics:
-            for m in sm.metrics:
-                if m.name == "vitals.otlp.exports":
-                    return points(m)[0].time_unix_nano
-    raise AssertionError("a request without self-metrics")
 
 
 def metric(d, name, **labels):
@@ -130,12 +120,18 @@ def test_an_outage_loses_nothing_and_the_backlog_drains_at_its_rate(start_vitals
         assert body[("vitals_otlp_queue_dropped_total", frozenset({("reason", reason)}))] == 0
 
 
-def test_sigkill_during_an_outage_then_restart_delivers_what_was_queued(start_vitals, tmp_path):
+def queue_on_disk(start_vitals, tmp_path):
+    """A daemon pushing to a dead port with a queue directory, 6 pushes queued there."""
     port = free_port()
     qdir = tmp_path / "queue"
     cfg = config(port, f'dir = "{qdir}"\n')
     d = start_vitals(cfg)
     wait_for(lambda: queued(d) >= 6, 30, "6 pushes queued")
+    return d, cfg, qdir, port
+
+
+def test_sigkill_during_an_outage_then_restart_delivers_what_was_queued(start_vitals, tmp_path):
+    d, cfg, qdir, port = queue_on_disk(start_vitals, tmp_path)
     # A second daemon on the same directory does not share it: memory only, said once.
     other = start_vitals(cfg)
     assert metric(other, "vitals_otlp_queue_disk_up") == 0
@@ -160,11 +156,7 @@ def test_sigkill_during_an_outage_then_restart_delivers_what_was_queued(start_vi
 
 
 def test_a_corrupt_queue_file_is_skipped_counted_and_the_rest_delivered(start_vitals, tmp_path):
-    port = free_port()
-    qdir = tmp_path / "queue"
-    cfg = config(port, f'dir = "{qdir}"\n')
-    d = start_vitals(cfg)
-    wait_for(lambda: queued(d) >= 6, 30, "6 pushes queued")
+    d, cfg, qdir, port = queue_on_disk(start_vitals, tmp_path)
     d.stop(signal.SIGKILL)
     path = qdir / "queue.log"
     data = bytearray(path.read_bytes())
