@@ -47,6 +47,7 @@ pub const TARGETS: &[Target] = &[
     ("web_config", web_config),
     ("http_basic_auth", http_basic_auth),
     ("http_accept", http_accept),
+    ("otlp_queue_file", otlp_queue_file),
 ];
 
 /// Runs the named target on `data`; false when there is no such target.
@@ -329,4 +330,18 @@ fn http_accept(data: &[u8]) {
         h.insert(header::ACCEPT_ENCODING, v);
         let _ = crate::export::http::negotiate(&h);
     }
+}
+
+/// The OTLP queue file's reader: whatever the bytes, the live requests it finds, written out
+/// again, read back the same with nothing corrupt.
+fn otlp_queue_file(data: &[u8]) {
+    use crate::otlp::queue_file::{request_record, scan};
+    let first = scan(data);
+    let mut again = Vec::new();
+    for r in &first.requests {
+        request_record(r, &mut again);
+    }
+    let second = scan(&again);
+    assert_eq!(second.requests, first.requests);
+    assert_eq!(second.corrupt, 0);
 }

@@ -110,6 +110,115 @@ fn grpc_config(port: u16, compression: &str) -> String {
     )
 }
 
+/// A gRPC receiver on `port` (0: any) that serves until `stop` is sent, then frees the port.
+fn receiver_until(
+    store: Store,
+    port: u16,
+) -> (
+    u16,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            tonic::transport::Server::builder()
+                .add_service(
+                    MetricsServiceServer::new(store)
+                        .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+                )
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    (port, stop, handle)
+}
+
+/// The push a request came from: the time of its own self-metrics snapshot (the one the
+/// registry makes at each gather), unique per push.
+fn identity(request: &ExportMetricsServiceRequest) -> u64 {
+    request.resource_metrics[0]
+        .scope_metrics
+        .iter()
+        .flat_map(|s| &s.metrics)
+        .find(|m| m.name == "vitals.otlp.exports")
+        .and_then(|m| match &m.data {
+            Some(metric::Data::Sum(s)) => s.data_points.first().map(|p| p.time_unix_nano),
+            Some(metric::Data::Gauge(g)) => g.data_points.first().map(|p| p.time_unix_nano),
+            _ => None,
+        })
+        .expect("self-metrics in every request")
+}
+
+fn until(what: &str, seconds: u64, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while !cond() {
+        assert!(Instant::now() < end, "{what}: not within {seconds} s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn grpc_receiver_down_for_a_while_gets_every_push_afterwards() {
+    let store = Store::default();
+    let (port, stop, handle) = receiver_until(store.clone(), 0);
+    let config = grpc_config(port, "gzip").replace(
+        "interval = \"500ms\"\ntimeout = \"500ms\"",
+        "interval = \"1s\"\ntimeout = \"800ms\"",
+    ) + "[otlp.queue]\ndrain_rate = 4\n";
+    let d = Daemon::start(&config);
+    wait_for(&store, 2);
+    let _ = stop.send(());
+    handle.join().unwrap();
+    let down = Instant::now();
+    let queued = |d: &Daemon| {
+        scraped(
+            &d.get("/metrics", &[]).text(),
+            "vitals_otlp_queue_requests ",
+        )
+        .unwrap_or(0.0)
+    };
+    until("10 pushes queued", 30, || queued(&d) >= 10.0);
+    let outage = down.elapsed().as_secs_f64();
+    let (_, stop, handle) = receiver_until(store.clone(), port);
+    until("the backlog drained", 40, || queued(&d) == 0.0);
+    let _ = stop.send(());
+    handle.join().unwrap();
+    let mut ids: Vec<u64> = store
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| identity(&r.0))
+        .collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert!(n - ids.len() <= 1, "{} requests sent twice", n - ids.len());
+    let worst = ids.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        worst < 1_500_000_000,
+        "a push is missing: a gap of {worst} ns"
+    );
+    assert!(
+        ids.len() as f64 >= 2.0 + outage - 1.0,
+        "{} pushes for a {outage:.1} s outage",
+        ids.len()
+    );
+}
+
 #[test]
 fn grpc_exports_arrive_with_the_scraped_values() {
     for compression in ["gzip", "none"] {
