@@ -130,6 +130,16 @@ fn sensors_rpi() {
     );
 }
 
+/// A router: three chips under one Wi-Fi device (`phy0/mt7996_phy0_N` ids), chips without a
+/// `device` link or with one written as `../..`.
+#[test]
+fn sensors_router() {
+    compare(
+        once_with("sensors-router", "prometheus", Some("sensors-only.toml")),
+        "sensors-router.prom",
+    );
+}
+
 /// Interface, disk, sensor and power supply names that are not UTF-8, escaped in their
 /// labels (`host::bytes::escape`), in both formats.
 #[test]
