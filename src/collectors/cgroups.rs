@@ -510,6 +510,17 @@ impl CgroupsCollector {
             let mut files = 0;
             let mut children = Vec::new();
             for entry in entries.filter_map(Result::ok) {
+                if children.len() == host::MAX_DIR_ENTRIES {
+                    out.skip(
+                        ErrorKind::Parse,
+                        format!(
+                            "{}: more than {} cgroups in one directory; the rest left out",
+                            root.join(&rel).display(),
+                            host::MAX_DIR_ENTRIES
+                        ),
+                    );
+                    break;
+                }
                 let name = entry.file_name();
                 if entry.file_type().is_ok_and(|t| t.is_dir()) {
                     if depth < MAX_DEPTH {
