@@ -787,8 +787,9 @@ fn skip(out: &mut Snapshot, path: &Path, err: host::ParseError) {
     out.skip(err.kind(), err.to_string());
 }
 
-/// memory.stat: the byte gauges, the working set, faults and refaults.
-fn memory_stat(
+/// memory.stat: the byte gauges, the working set (with `current`, memory.current), faults
+/// and refaults, each handed to `add`.
+pub fn memory_stat(
     text: &[u8],
     current: Option<u64>,
     mut add: impl FnMut(&'static MetricDesc, &[(&'static str, &str)], f64),
