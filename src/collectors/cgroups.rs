@@ -768,12 +768,10 @@ impl CgroupsCollector {
                 }
             }));
         }
-        each!(17, |t| Ok::<(), host::ParseError>(add(
-            out,
-            &PROCESSES,
-            &[],
-            count_lines(t) as f64
-        )));
+        each!(17, |t| {
+            add(out, &PROCESSES, &[], count_lines(t) as f64);
+            Ok::<(), host::ParseError>(())
+        });
         true
     }
 }
