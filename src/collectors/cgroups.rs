@@ -993,3 +993,123 @@ impl Collector for CgroupsCollector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(name: &str) -> Tree {
+            let dir = std::env::temp_dir().join(format!("vitals-cg-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("sys/fs/cgroup")).unwrap();
+            std::fs::write(dir.join("sys/fs/cgroup/cgroup.controllers"), "cpu\n").unwrap();
+            Tree(dir)
+        }
+
+        fn add(&self, rel: &str, user_usec: u64) {
+            let d = self.0.join("sys/fs/cgroup").join(rel);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("cpu.stat"),
+                format!("usage_usec {user_usec}\nuser_usec {user_usec}\nsystem_usec 0\n"),
+            )
+            .unwrap();
+        }
+
+        fn remove(&self, rel: &str) {
+            std::fs::remove_dir_all(self.0.join("sys/fs/cgroup").join(rel)).unwrap();
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn user_times(c: &mut CgroupsCollector) -> (Vec<(String, f64)>, f64) {
+        let mut s = Snapshot::default();
+        c.collect(&mut s).unwrap();
+        let times = s
+            .family("container.cpu.time")
+            .map(|f| {
+                f.samples
+                    .iter()
+                    .filter(|x| x.labels.contains(&(MODE, "user".to_string())))
+                    .map(|x| (x.labels[0].1.clone(), x.value))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let folded = s.family("vitals.cgroups.folded").unwrap().samples[0].value;
+        (times, folded)
+    }
+
+    #[test]
+    fn removed_cgroups_go_at_the_next_tick_and_new_ones_wait_for_the_rescan() {
+        let t = Tree::new("rescan");
+        t.add("system.slice/a.service", 1_000_000);
+        t.add("system.slice/b.service", 2_000_000);
+        let settings = Settings {
+            rescan_ticks: 3,
+            ..Settings::default()
+        };
+        let mut c = CgroupsCollector::new(HostPaths::under(&t.0), &settings);
+        let (times, _) = user_times(&mut c);
+        assert_eq!(
+            times,
+            [
+                ("/system.slice/a.service".to_string(), 1.0),
+                ("/system.slice/b.service".to_string(), 2.0)
+            ]
+        );
+        // Between walks: a removed cgroup goes at once, a new one waits for the walk.
+        t.remove("system.slice/a.service");
+        t.add("system.slice/c.service", 3_000_000);
+        let (times, _) = user_times(&mut c);
+        assert_eq!(times, [("/system.slice/b.service".to_string(), 2.0)]);
+        user_times(&mut c);
+        let (times, _) = user_times(&mut c);
+        assert_eq!(times.len(), 2, "the third tick walks again: {times:?}");
+        assert_eq!(times[1].0, "/system.slice/c.service");
+    }
+
+    #[test]
+    fn past_max_cgroups_the_exported_keep_their_place() {
+        let t = Tree::new("cap");
+        t.add("m.service", 1);
+        t.add("z.service", 1);
+        let settings = Settings {
+            max_cgroups: 2,
+            ..Settings::default()
+        };
+        let mut c = CgroupsCollector::new(HostPaths::under(&t.0), &settings);
+        assert_eq!(user_times(&mut c).1, 0.0);
+        // "a" sorts first but comes later: it waits, counted as folded.
+        t.add("a.service", 1);
+        let (times, folded) = user_times(&mut c);
+        let paths: Vec<&str> = times.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!((paths, folded), (vec!["/m.service", "/z.service"], 1.0));
+        t.remove("z.service");
+        let (times, folded) = user_times(&mut c);
+        let paths: Vec<&str> = times.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!((paths, folded), (vec!["/a.service", "/m.service"], 0.0));
+    }
+
+    #[test]
+    fn no_v2_hierarchy_is_no_series_and_no_error() {
+        let dir = std::env::temp_dir().join(format!("vitals-cg-none-{}", std::process::id()));
+        let mut c = CgroupsCollector::new(HostPaths::under(&dir), &Settings::default());
+        let mut s = Snapshot::default();
+        c.collect(&mut s).unwrap();
+        assert_eq!((s.series_count(), s.skipped.len()), (0, 0));
+    }
+
+    #[test]
+    fn working_set_floors_at_zero() {
+        assert_eq!(working_set(100, 40), 60);
+        assert_eq!(working_set(100, 140), 0);
+    }
+}
