@@ -15,6 +15,7 @@ them (`vitals list-metrics`), and skipped with the reason until then.
 """
 import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -303,8 +304,11 @@ def test_compat_rules_record_every_series(stack):
         instance = stack.fixture_instance if re.match(r"node_(hwmon|power_supply)", name) else stack.host_instance
         if not stack.query(f'{name}{{job="vitals",instance="{instance}"}}'):
             empty.append(name)
-    # A VM may have no cpufreq policy (min and max); everything else must be there.
+    # A VM may have no cpufreq policy (min and max), a kernel without IRQ time accounting no
+    # /proc/pressure/irq; everything else must be there.
     allowed = {"node_cpu_scaling_frequency_min_hertz", "node_cpu_scaling_frequency_max_hertz"}
+    if not pathlib.Path("/proc/pressure/irq").exists():
+        allowed.add("node_pressure_irq_stalled_seconds_total")
     assert set(empty) <= allowed, empty
 
 
