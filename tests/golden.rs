@@ -230,3 +230,38 @@ fn processes_rules_and_top() {
         "processes-rules.om",
     );
 }
+
+// Services, containers and pods: the cgroup v2 trees of scripts/make_cgroup_fixtures.py,
+// with the cgroups and pressure collectors alone.
+
+fn cgroups(fixture: &str) {
+    compare(
+        once_with(fixture, "prometheus", Some("cgroups-only.toml")),
+        &format!("{fixture}.prom"),
+    );
+}
+
+#[test]
+fn cgroups_systemd_host() {
+    cgroups("cgroups-systemd");
+}
+
+#[test]
+fn cgroups_kubernetes_systemd_driver() {
+    cgroups("cgroups-k8s-systemd");
+}
+
+#[test]
+fn cgroups_kubernetes_cgroupfs_driver_cri_o() {
+    cgroups("cgroups-k8s-cgroupfs");
+}
+
+#[test]
+fn cgroups_docker() {
+    cgroups("cgroups-docker");
+}
+
+#[test]
+fn cgroups_podman() {
+    cgroups("cgroups-podman");
+}
