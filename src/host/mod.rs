@@ -2,6 +2,8 @@
 //! their text, one module per file format. Nothing outside this module names `/proc` or `/sys`.
 
 pub mod bytes;
+pub mod cgroup;
+pub mod cgroup_names;
 pub mod cpu_sysfs;
 pub mod cpuinfo;
 pub mod diskstats;
@@ -23,6 +25,7 @@ pub mod proc_pid_smaps;
 pub mod proc_pid_stat;
 pub mod proc_pid_status;
 pub mod proc_stat;
+pub mod psi;
 pub mod sock_diag;
 pub mod utmp;
 pub mod vmstat;
