@@ -145,7 +145,7 @@ impl Runner {
     }
 
     fn spawn(&mut self, s: Scheduled) {
-        let name = s.collector.name();
+        let name = s.name;
         let (stop, stop_rx) = watch::channel(false);
         let handle = tokio::spawn(Task::new(s, &self.registry).run(stop_rx));
         let at = self
@@ -246,7 +246,7 @@ struct Task {
 impl Task {
     /// The task of one collector, publishing into its registry slot.
     fn new(s: Scheduled, registry: &Arc<Registry>) -> Task {
-        let name = s.collector.name();
+        let name = s.name;
         Task {
             slot: registry.slot(name, crate::collectors::position(name), s.schedule.interval),
             schedule: s.schedule,
@@ -371,7 +371,7 @@ fn collect_within(
 pub fn once(scheduled: Vec<Scheduled>, stale_after: u32, pause: Duration) -> Registry {
     let registry = Registry::new(stale_after);
     for s in scheduled {
-        let name = s.collector.name();
+        let name = s.name;
         let slot = registry.slot(name, crate::collectors::position(name), s.schedule.interval);
         let mut log = ProblemLog { name, last: None };
         let mut collector = Some(s.collector);
@@ -401,24 +401,16 @@ pub fn once(scheduled: Vec<Scheduled>, stale_after: u32, pause: Duration) -> Reg
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::MetricDesc;
     use crate::collectors::memory;
     use crate::host::HostError;
 
     struct Fake {
-        name: &'static str,
         calls: Arc<Mutex<u32>>,
         behaviour: fn(u32) -> Result<(), HostError>,
         sleep: Duration,
     }
 
     impl Collector for Fake {
-        fn name(&self) -> &'static str {
-            self.name
-        }
-        fn catalog(&self) -> &'static [&'static MetricDesc] {
-            memory::CATALOG
-        }
         fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
             let n = {
                 let mut c = self.calls.lock().unwrap();
@@ -440,8 +432,8 @@ mod tests {
         calls: Arc<Mutex<u32>>,
     ) -> Scheduled {
         Scheduled {
+            name,
             collector: Box::new(Fake {
-                name,
                 calls,
                 behaviour,
                 sleep,

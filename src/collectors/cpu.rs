@@ -394,14 +394,6 @@ fn labels<'a>(mode: &'a str, cpu: Option<u32>, label: &'a str) -> Vec<(&'static 
 }
 
 impl Collector for CpuCollector {
-    fn name(&self) -> &'static str {
-        "cpu"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn needs_two_readings(&self) -> bool {
         true
     }

@@ -127,14 +127,6 @@ pub fn parse_uptime(text: &str) -> Result<f64, ParseError> {
 }
 
 impl Collector for HostCollector {
-    fn name(&self) -> &'static str {
-        "host"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let stat_path = self.paths.proc("stat");
         let stat = host::read_parsed(&stat_path, parse_proc_stat)?;

@@ -994,14 +994,6 @@ fn export_group(
 }
 
 impl Collector for ProcessesCollector {
-    fn name(&self) -> &'static str {
-        "processes"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn needs_two_readings(&self) -> bool {
         self.settings.groups
     }
