@@ -145,7 +145,8 @@ pub enum Limit {
     Attribute,
     /// 16 MiB: a /proc table that grows with the machine (`stat`, `meminfo`, `cpuinfo`,
     /// `diskstats`, `net/dev`, `mounts`, `partitions`). The largest, `cpuinfo`, takes about
-    /// 2 KB a CPU: 16 MiB at the kernel's limit of 8,192 CPUs.
+    /// 2 KB a CPU: 16 MiB at the kernel's limit of 8,192 CPUs. Also `/etc/passwd`: some
+    /// 200,000 accounts of 80 bytes.
     Table,
     /// 64 MiB: `/proc/net/{tcp,tcp6,udp,udp6,unix}`, read where netlink is not (a fixture
     /// tree, a sandbox without sock_diag). About 150 bytes a socket: some 400,000 sockets.
@@ -219,15 +220,20 @@ pub fn read_into(path: &Path, limit: Limit, buf: &mut Vec<u8>) -> Result<(), Hos
 /// The one capped read of every file vitals reads: at most `limit` bytes into `buf`
 /// (emptied first); false when the file holds more.
 pub fn read_capped_into(path: &Path, limit: Limit, buf: &mut Vec<u8>) -> io::Result<bool> {
-    use std::io::Read;
     buf.clear();
-    let mut file = std::fs::File::open(path)?;
-    let cap = limit.bytes();
+    read_capped_from(&mut std::fs::File::open(path)?, limit.bytes(), buf)
+}
+
+/// [`read_capped_into`] from a file already open (one vitals also writes: the OTLP queue's),
+/// appending at most `cap` bytes to `buf`; false when the file holds more.
+pub fn read_capped_from(file: &mut std::fs::File, cap: u64, buf: &mut Vec<u8>) -> io::Result<bool> {
+    use std::io::Read;
     // A regular file (utmp, a fixture tree) gives its size; /proc and /sys files give 0.
     let hint = file.metadata().map_or(0, |m| m.len()).min(cap);
     buf.reserve(usize::try_from(hint).unwrap_or(0));
-    (&mut file).take(cap).read_to_end(buf)?;
-    Ok(buf.len() as u64 != cap || at_end(&mut file)?)
+    let before = buf.len();
+    file.take(cap).read_to_end(buf)?;
+    Ok((buf.len() - before) as u64 != cap || at_end(file)?)
 }
 
 /// A file that is not the host's (the config, the web config, a PEM file), capped like

@@ -476,7 +476,7 @@ impl Users {
             return;
         }
         self.stamp = stamp;
-        let text = std::fs::read(path).unwrap_or_default();
+        let text = host::read_bytes_with(path, host::Limit::Table).unwrap_or_default();
         self.names = passwd::parse_passwd(&text)
             .into_iter()
             .map(|(uid, name)| (uid, escape(&name).into_owned()))
