@@ -4,6 +4,7 @@
 pub mod bytes;
 pub mod cgroup;
 pub mod cgroup_names;
+pub mod cpu_freq;
 pub mod cpu_sysfs;
 pub mod cpuinfo;
 pub mod diskstats;
@@ -26,7 +27,10 @@ pub mod proc_pid_stat;
 pub mod proc_pid_status;
 pub mod proc_stat;
 pub mod psi;
+#[cfg(test)]
+pub mod scratch;
 pub mod sock_diag;
+pub mod uptime;
 pub mod utmp;
 pub mod vmstat;
 

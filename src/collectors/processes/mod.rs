@@ -1027,7 +1027,7 @@ impl Collector for ProcessesCollector {
             let uptime = (tick.number == 1)
                 .then(|| host::read(&self.paths.proc("uptime")).ok())
                 .flatten()
-                .and_then(|t| super::host::parse_uptime(&t).ok())
+                .and_then(|t| host::uptime::parse_uptime(&t).ok())
                 .map(|s| (s * self.clock_ticks) as u64);
             self.table.begin(uptime);
             self.groups.begin_tick();
