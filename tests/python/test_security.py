@@ -179,10 +179,7 @@ def test_a_certificate_rotated_on_disk_is_served_without_restart(start_vitals, t
     crt, key, second = pki.issue("next")
     os.replace(key, tmp_path / "server.key")
     os.replace(crt, tmp_path / "server.crt")
-    end = time.time() + 10
-    while served_serial(d, ctx) != second:
-        assert time.time() < end, "the rotated certificate was never served"
-        time.sleep(0.2)
+    wait_until(lambda: served_serial(d, ctx) == second, "the rotated certificate served")
     assert first != second
     assert any(e.get("fields", {}).get("message", "").startswith("TLS certificate files changed: reloaded")
                for e in d.logs)
@@ -195,8 +192,12 @@ def test_a_certificate_rotated_on_disk_is_served_without_restart(start_vitals, t
 
     wait_until(errors, "the broken rotation's error in the log")
     assert served_serial(d, ctx) == second
-    # Once: an absence needs time, two more ticks of the 1 s watcher.
-    time.sleep(2.2)
+    # Repaired: the next good pair is served, and the broken one was logged once meanwhile
+    # (that the watcher's later ticks stay quiet is src/export/tls.rs's unit test).
+    crt, key, third = pki.issue("repaired")
+    os.replace(key, tmp_path / "server.key")
+    os.replace(crt, tmp_path / "server.crt")
+    wait_until(lambda: served_serial(d, ctx) == third, "the repaired certificate served")
     assert len(errors()) == 1, errors()
     assert d.proc.poll() is None
 
