@@ -459,7 +459,7 @@ mod tests {
     fn utilization_comes_from_the_second_reading() {
         let tree = Scratch::of("legacy", "util");
         let root = &tree.0;
-        let mut c = CpuCollector::new(HostPaths::under(&root), &Settings::default());
+        let mut c = CpuCollector::new(tree.paths(), &Settings::default());
         let mut first = Snapshot::default();
         c.collect(&mut first).unwrap();
         assert!(
@@ -519,7 +519,7 @@ mod tests {
         let tree = Scratch::of("modern", "skip");
         let root = &tree.0;
         std::fs::remove_file(root.join("proc/loadavg")).unwrap();
-        let mut c = CpuCollector::new(HostPaths::under(&root), &Settings::default());
+        let mut c = CpuCollector::new(tree.paths(), &Settings::default());
         let mut s = Snapshot::default();
         c.collect(&mut s).unwrap();
         assert!(s.family("system.cpu.load_average.1m").is_none());
