@@ -508,6 +508,47 @@ mod tests {
         }
     }
 
+    /// Collectors on their tasks, as the runner starts them, until [`Started::stop`].
+    struct Started {
+        registry: Arc<Registry>,
+        shutdown: watch::Sender<bool>,
+        tasks: Vec<JoinHandle<()>>,
+    }
+
+    impl Started {
+        fn new(s: Vec<Scheduled>) -> Started {
+            let registry = Arc::new(Registry::new(1000));
+            let (shutdown, rx) = watch::channel(false);
+            let tasks = spawn(s, registry.clone(), rx);
+            Started {
+                registry,
+                shutdown,
+                tasks,
+            }
+        }
+
+        /// One collector whose first collection has started and is held at its gate.
+        async fn blocked(name: &'static str) -> (Started, Gate, Calls) {
+            let (gate, calls) = (Gate::default(), Calls::default());
+            let started = Started::new(vec![scheduled(
+                name,
+                |_| Ok(()),
+                gate.clone(),
+                calls.clone(),
+            )]);
+            until("the first collection", || calls.started() == 1).await;
+            (started, gate, calls)
+        }
+
+        async fn stop(self) -> Arc<Registry> {
+            self.shutdown.send(true).unwrap();
+            for t in self.tasks {
+                t.await.unwrap();
+            }
+            self.registry
+        }
+    }
+
     fn timeouts(registry: &Registry, name: &str) -> u64 {
         let h = registry.health(name).unwrap();
         h.errors.get(&ErrorKind::Timeout).copied().unwrap_or(0)
@@ -527,15 +568,10 @@ mod tests {
             ),
             scheduled("good", |_| Ok(()), open(), good.clone()),
         ];
-        let registry = Arc::new(Registry::new(1000));
-        let (tx, rx) = watch::channel(false);
-        let tasks = spawn(s, registry.clone(), rx);
+        let started = Started::new(s);
         // Ticks at 0, 50, 100, 150 and 200 ms.
         tokio::time::sleep(4 * INTERVAL + INTERVAL / 2).await;
-        tx.send(true).unwrap();
-        for t in tasks {
-            t.await.unwrap();
-        }
+        let registry = started.stop().await;
         let h = registry.health("bad").unwrap();
         assert_eq!(h.errors, [(ErrorKind::Panic, 1)].into(), "{h:?}");
         assert!(h.up, "the collector works again after its panic: {h:?}");
@@ -549,16 +585,8 @@ mod tests {
         // The first collection outlives its 45 ms timeout and the next tick, then returns:
         // two timeouts, no second collection meanwhile, and what it found is published at
         // the tick after it came back.
-        let gate = Gate::default();
-        let calls = Calls::default();
-        let registry = Arc::new(Registry::new(1000));
-        let (tx, rx) = watch::channel(false);
-        let tasks = spawn(
-            vec![scheduled("slow", |_| Ok(()), gate.clone(), calls.clone())],
-            registry.clone(),
-            rx,
-        );
-        until("the first collection", || calls.started() == 1).await;
+        let (started, gate, calls) = Started::blocked("slow").await;
+        let registry = started.registry.clone();
         tokio::time::advance(TIMEOUT).await;
         until("its timeout", || timeouts(&registry, "slow") == 1).await;
         assert!(
@@ -590,24 +618,13 @@ mod tests {
         let h = registry.health("slow").unwrap();
         assert!(h.up, "{h:?}");
         assert_eq!(h.errors, [(ErrorKind::Timeout, 2)].into(), "{h:?}");
-        tx.send(true).unwrap();
-        for t in tasks {
-            t.await.unwrap();
-        }
+        started.stop().await;
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_stuck_collector_holds_one_thread_not_one_per_tick() {
-        let gate = Gate::default();
-        let calls = Calls::default();
-        let registry = Arc::new(Registry::new(1000));
-        let (tx, rx) = watch::channel(false);
-        let tasks = spawn(
-            vec![scheduled("stuck", |_| Ok(()), gate.clone(), calls.clone())],
-            registry.clone(),
-            rx,
-        );
-        until("the first collection", || calls.started() == 1).await;
+        let (started, gate, calls) = Started::blocked("stuck").await;
+        let registry = started.registry.clone();
         tokio::time::advance(TIMEOUT).await;
         until("its timeout", || timeouts(&registry, "stuck") == 1).await;
         tokio::time::advance(INTERVAL - TIMEOUT).await;
@@ -626,10 +643,7 @@ mod tests {
         );
         assert!(registry.ready());
         assert!(!registry.health("stuck").unwrap().up);
-        tx.send(true).unwrap();
-        for t in tasks {
-            t.await.unwrap();
-        }
+        started.stop().await;
         // The blocked thread ends (the runtime waits for it when the test ends).
         gate.open();
     }
