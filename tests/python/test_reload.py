@@ -7,13 +7,12 @@ import shutil
 import signal
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import parse_exposition
+from conftest import parse_exposition, wait_until
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -24,16 +23,6 @@ def sample(daemon, name, **labels):
         if n == name and all(dict(ls).get(k) == want for k, want in labels.items()):
             return v
     return None
-
-
-def wait_until(check, seconds=10, what="condition"):
-    end = time.time() + seconds
-    while time.time() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def reload(daemon, cfg_path, text):

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, wait_until
 from security_support import (NOW, Pki, basic, client_context, hash_password, host_port,
                               https_get, served_serial)
 
@@ -55,14 +55,6 @@ def start_tls(start_vitals, tmp_path, pki, extra="", users=None, server="server"
     # wait_ready speaks plain HTTP; readiness is checked over TLS by the tests.
     d = start_vitals(QUIET, args=["--web.config.file", str(path)], ready=False)
     return d, path
-
-
-def wait_until(check, what, seconds=10):
-    """Polls `check` until it is true; fails naming `what` after `seconds`."""
-    end = time.time() + seconds
-    while not check():
-        assert time.time() < end, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def wait_ready_tls(d, ctx, headers=None, seconds=15):
