@@ -98,18 +98,10 @@ pub enum Transport {
     },
 }
 
-/// A PEM file: certificates and keys are a few KB; a larger file is refused, not read whole.
+/// A PEM file, through the capped read every file goes through.
 fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    const MAX_PEM: u64 = 1 << 20;
-    let mut out = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_PEM + 1).read_to_end(&mut out))
-        .map_err(|e| format!("reading {}: {e}", path.display()))?;
-    if out.len() as u64 > MAX_PEM {
-        return Err(format!("{}: larger than {MAX_PEM} bytes", path.display()));
-    }
-    Ok(out)
+    crate::host::read_file(path, crate::host::Limit::Pem)
+        .map_err(|e| format!("reading {}: {e}", path.display()))
 }
 
 /// The certificates of a PEM file; none is an error, whatever the file is for.
