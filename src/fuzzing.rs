@@ -41,6 +41,11 @@ pub const TARGETS: &[Target] = &[
     ("host_pid_status", pid_status),
     ("host_pid_cmdline", pid_cmdline),
     ("host_passwd", passwd),
+    ("host_cgroup_flat", cgroup_flat),
+    ("host_cgroup_values", cgroup_values),
+    ("host_cgroup_io_stat", cgroup_io_stat),
+    ("host_cgroup_names", cgroup_names),
+    ("host_psi", psi),
     ("process_rules", process_rules),
     ("host_bytes", bytes),
     ("config_toml", config_toml),
@@ -85,6 +90,39 @@ fn zoneinfo(data: &[u8]) {
 
 fn vmstat(data: &[u8]) {
     let _ = host::vmstat::parse_vmstat(&text(data));
+}
+
+/// Flat keyed files (`cpu.stat`, `memory.stat`, `memory.events`) and what the cgroups
+/// collector derives from `memory.stat`.
+fn cgroup_flat(data: &[u8]) {
+    let _ = host::cgroup::pick(data, &[b"user_usec", b"system_usec", b"oom_kill"]);
+    let _ = crate::collectors::cgroups::memory_stat(data, Some(u64::MAX), |_, _, _| {});
+}
+
+/// One-value files (`memory.max`, `pids.current`, `cpu.weight`), `cpu.max`, `cgroup.procs`.
+fn cgroup_values(data: &[u8]) {
+    let _ = host::cgroup::parse_limit(data);
+    let _ = host::cgroup::parse_cpu_max(data);
+    host::cgroup::count_lines(data);
+}
+
+fn cgroup_io_stat(data: &[u8]) {
+    let mut lines = Vec::new();
+    let _ = host::cgroup::parse_io_stat(data, &mut lines);
+}
+
+/// A cgroup path's identity, the kubelet's log names and the runtimes' state files.
+fn cgroup_names(data: &[u8]) {
+    let t = text(data);
+    let _ = host::cgroup_names::classify(&t);
+    let _ = host::cgroup_names::parse_pod_log_dir(&t);
+    let _ = host::cgroup_names::parse_container_log(&t);
+    let _ = host::cgroup_names::parse_docker_config(data);
+    let _ = host::cgroup_names::parse_podman_containers(data);
+}
+
+fn psi(data: &[u8]) {
+    let _ = host::psi::parse_pressure(data);
 }
 
 fn loadavg(data: &[u8]) {

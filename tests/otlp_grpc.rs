@@ -1,6 +1,7 @@
 //! OTLP over gRPC from the real binary to a real tonic `MetricsServiceServer` (the server
 //! opentelemetry-proto generates): requests arrive with the configured header, gzip on and
-//! off, documented kinds, and values equal to the /metrics scrape of the same snapshot.
+//! off, documented kinds, and values equal to the /metrics scrape of the same snapshot; over
+//! TLS with a private CA and a client certificate (mTLS).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +49,11 @@ impl MetricsService for Store {
 
 /// A gRPC receiver on a loopback port, on its own runtime thread.
 fn receiver() -> (Store, u16) {
+    receiver_with(None)
+}
+
+/// The same, over TLS when `tls` is given.
+fn receiver_with(tls: Option<tonic::transport::ServerTlsConfig>) -> (Store, u16) {
     let store = Store::default();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -61,7 +67,11 @@ fn receiver() -> (Store, u16) {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            tonic::transport::Server::builder()
+            let mut server = tonic::transport::Server::builder();
+            if let Some(tls) = tls {
+                server = server.tls_config(tls).unwrap();
+            }
+            server
                 .add_service(
                     MetricsServiceServer::new(service)
                         .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
@@ -275,4 +285,117 @@ fn grpc_exports_arrive_with_the_scraped_values() {
         };
         assert_eq!(scraped(&body, "system_memory_limit_bytes "), Some(v));
     }
+}
+
+/// A test CA, a server certificate for 127.0.0.1 and a client certificate it signed, as PEM
+/// files in `dir`: (ca, server cert, server key, client cert, client key).
+fn test_pki(dir: &std::path::Path) -> [std::path::PathBuf; 5] {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server, server_key) = leaf("127.0.0.1");
+    let (client, client_key) = leaf("vitals-client");
+    std::fs::create_dir_all(dir).unwrap();
+    let files = [
+        ("ca.pem", ca.pem()),
+        ("server.pem", server),
+        ("server.key", server_key),
+        ("client.pem", client),
+        ("client.key", client_key),
+    ];
+    files.map(|(name, text)| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    })
+}
+
+#[test]
+fn grpc_over_mtls_with_a_private_ca() {
+    let dir = std::env::temp_dir().join(format!("vitals-grpc-tls-{}", std::process::id()));
+    let [ca, server, server_key, client, client_key] = test_pki(&dir);
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    let tls = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(
+            read(&server),
+            read(&server_key),
+        ))
+        .client_ca_root(tonic::transport::Certificate::from_pem(read(&ca)));
+    let (store, port) = receiver_with(Some(tls));
+    let config = grpc_config(port, "gzip").replace(
+        &format!("endpoint = \"127.0.0.1:{port}\""),
+        &format!("endpoint = \"https://127.0.0.1:{port}\""),
+    );
+    let tls_section = format!(
+        "[otlp.tls]\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        ca.display(),
+        client.display(),
+        client_key.display()
+    );
+    let d = Daemon::start(&format!("{config}{tls_section}"));
+    wait_for(&store, 2);
+    let (request, header, _) = store.0.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(header.as_deref(), Some("team-a"));
+    assert!(!request.resource_metrics.is_empty());
+    drop(d);
+
+    // Without the client certificate the receiver refuses the handshake: failures, counted.
+    let (store, port) = receiver_with(Some(
+        tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(
+                read(&server),
+                read(&server_key),
+            ))
+            .client_ca_root(tonic::transport::Certificate::from_pem(read(&ca))),
+    ));
+    let config = grpc_config(port, "none").replace(
+        &format!("endpoint = \"127.0.0.1:{port}\""),
+        &format!("endpoint = \"https://127.0.0.1:{port}\""),
+    );
+    let d = Daemon::start(&format!(
+        "{config}[otlp.tls]\nca_file = \"{}\"\n",
+        ca.display()
+    ));
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = d.get("/metrics", &[]).text();
+        if scraped(&body, "vitals_otlp_exports_total{outcome=\"failure\"}").unwrap_or(0.0) >= 2.0 {
+            break;
+        }
+        assert!(Instant::now() < end, "no failed export counted:\n{body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(store.0.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_ca_file_without_a_certificate_is_refused_for_grpc_too() {
+    let dir = std::env::temp_dir().join(format!("vitals-grpc-nopem-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("empty.pem");
+    std::fs::write(&ca, "not a certificate\n").unwrap();
+    let config = format!(
+        "[otlp]\nenabled = true\nprotocol = \"grpc\"\nendpoint = \"https://127.0.0.1:1\"\n[otlp.tls]\nca_file = \"{}\"\n",
+        ca.display()
+    );
+    let cfg = dir.join("vitals.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no PEM certificate"), "{stderr}");
 }

@@ -444,9 +444,9 @@ pub fn resolve(file: &OtlpFile, env: &dyn Fn(&str) -> Option<String>) -> Result<
         }
     };
     for (k, v) in &headers {
-        let ok = reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok()
+        let ok = hyper::header::HeaderName::from_bytes(k.as_bytes()).is_ok()
             && !k.is_empty()
-            && reqwest::header::HeaderValue::from_str(v).is_ok();
+            && hyper::header::HeaderValue::from_str(v).is_ok();
         if !ok {
             return Err(invalid(
                 "headers",
@@ -516,8 +516,13 @@ fn grpc_uri(e: &str) -> String {
 }
 
 fn check_url(endpoint: &str) -> Result<(), Invalid> {
-    match reqwest::Url::parse(endpoint) {
-        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
+    match endpoint.parse::<hyper::Uri>() {
+        Ok(u)
+            if matches!(u.scheme_str(), Some("http" | "https"))
+                && u.host().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(())
+        }
         Ok(_) => Err(invalid(
             "endpoint",
             format!("{}: expected an http:// or https:// URL", quote(endpoint)),
