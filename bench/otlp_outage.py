@@ -66,6 +66,7 @@ def main():
             r.wait(5, seconds=30)
             rss0 = status_kib(proc.pid, "VmRSS")
             r.close()
+            before = list(r.received)
             down = time.time()
             samples = []
             while time.time() < down + args.minutes * 60:
@@ -87,13 +88,32 @@ def main():
             proc.terminate()
             proc.wait(10)
             r.close()
-    got = [identity(x.request) for x in r.received if identity(x.request)]
-    ids = sorted(set(got))
+    got = [identity(x.request) for x in r.received]
+    ids = sorted(set(got) | {identity(x.request) for x in before})
     missing = sum(max(0, round((b - a) / 1e9) - 1) for a, b in zip(ids, ids[1:]))
+    # The backlog: collected during the outage, received after it; fresh: received within 2 s.
+    backlog = [x for x in r.received if identity(x.request) / 1e9 < back]
+    fresh = sorted(x.at for x in r.received if x.at - identity(x.request) / 1e9 <= 2 and x.at >= back)
+    fresh = [t for t in fresh if t <= back + drained]
+    first = min(got) / 1e9 - down if got else float("nan")
+    # Pushes are 1 s apart: a longer gap is a push the producer made late (a loaded machine)
+    # or one lost; by where the gap falls.
+    late = {"before": [], "during": [], "after": []}
+    for a, b in zip(ids, ids[1:]):
+        if (b - a) / 1e9 >= 1.5:
+            late["before" if b / 1e9 < down else "during" if b / 1e9 < back else "after"].append((b - a) / 1e9)
     print(f"outage={args.minutes} min max_bytes={args.max_bytes} dir={bool(qdir)} drain_rate={args.drain_rate}")
-    print(f"received after the outage: {len(got)} requests, {len(ids)} distinct pushes, "
-          f"{len(got) - len(ids)} duplicated, {missing} missing between the first and last")
-    print(f"backlog drained in {drained:.1f} s")
+    print(f"received after the outage: {len(got)} requests, {len(set(got))} distinct pushes, "
+          f"{len(got) - len(set(got))} duplicated; {missing} missing from the first push before the "
+          f"outage to the last after it; the oldest received was collected {first:+.1f} s after the "
+          f"receiver stopped")
+    print("gaps of 1.5 s or more between pushes: " + "; ".join(
+        f"{k} the outage {len(v)}" + (f" (longest {max(v):.1f} s)" if v else "") for k, v in late.items()))
+    span = (max(x.at for x in backlog) - min(x.at for x in backlog)) if len(backlog) > 1 else 0
+    print(f"backlog drained in {drained:.1f} s: {len(backlog)} requests, "
+          f"{len(backlog) / span if span else float('nan'):.2f}/s; fresh pushes during the drain: "
+          f"{len(fresh)}, largest gap between them "
+          f"{max((b - a for a, b in zip(fresh, fresh[1:])), default=float('nan')):.2f} s")
     print(f"RSS: {rss0} KiB before the outage, max {max(s[0] for s in samples)} KiB during, {rss_end} KiB after")
     print(f"queue bytes max {max(s[1] for s in samples):.0f} (bound {args.max_bytes}); "
           f"directory max {max(s[2] for s in samples)} bytes; queued max {max(s[3] for s in samples):.0f}")

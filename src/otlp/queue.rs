@@ -239,12 +239,17 @@ impl Queue {
         self.rewrite();
     }
 
-    /// Gives up on the directory after an error: one log line, memory from now on.
+    /// Gives up on the directory after an error: one log line, memory from now on. The file
+    /// is emptied when the disk still allows it (truncating frees space): what it holds would
+    /// go stale as memory sends it, and a next start would send it again (deltas twice).
     fn disk_failed(&mut self, doing: &str, e: std::io::Error) {
+        let emptied = self
+            .store
+            .take()
+            .is_some_and(|mut store| store.rewrite(&[]).is_ok());
         if let Some(dir) = &self.dir {
-            error!(dir = %dir.display(), error = %e, "{doing} the OTLP queue directory failed; the queue is kept in memory only from now on");
+            error!(dir = %dir.display(), error = %e, file_emptied = emptied, "{doing} the OTLP queue directory failed; the queue is kept in memory only from now on");
         }
-        self.store = None;
         self.disk_up = false;
     }
 
