@@ -36,6 +36,9 @@ def scrape(http):
     return out
 
 
+FULL = 'vitals_otlp_queue_dropped_total{reason="full"}'
+
+
 def dir_bytes(path):
     return sum(f.stat().st_size for f in path.iterdir()) if path and path.exists() else 0
 
@@ -43,7 +46,7 @@ def dir_bytes(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10)
-    ap.add_argument("--max-bytes", type=int, default=4 << 20)
+    ap.add_argument("--max-bytes", type=int, default=8 << 20)
     ap.add_argument("--drain-rate", type=int, default=10)
     ap.add_argument("--dir", action="store_true", help="keep the queue in a directory")
     ap.add_argument("--bin", default="target/release/vitals")
@@ -74,6 +77,12 @@ def main():
                 m = scrape(http)
                 samples.append((status_kib(proc.pid, "VmRSS"), m.get("vitals_otlp_queue_size_bytes", 0),
                                 dir_bytes(qdir), m.get("vitals_otlp_queue_requests", 0)))
+                if len(samples) % 12 == 0:  # a line a minute, so that a cut run still tells
+                    print(f"{time.time() - down:5.0f} s: RSS max {max(s[0] for s in samples)} KiB, queue "
+                          f"bytes max {max(s[1] for s in samples):.0f}, directory max "
+                          f"{max(s[2] for s in samples)}, written "
+                          f"{m.get('vitals_otlp_queue_disk_written_bytes_total', 0):.0f}, dropped full "
+                          f"{m.get(FULL, 0):.0f}", flush=True)
             r = Receiver(port=port)
             back = time.time()
             while scrape(http).get("vitals_otlp_queue_requests", 1) > 0:
@@ -116,7 +125,8 @@ def main():
           f"{max((b - a for a, b in zip(fresh, fresh[1:])), default=float('nan')):.2f} s")
     print(f"RSS: {rss0} KiB before the outage, max {max(s[0] for s in samples)} KiB during, {rss_end} KiB after")
     print(f"queue bytes max {max(s[1] for s in samples):.0f} (bound {args.max_bytes}); "
-          f"directory max {max(s[2] for s in samples)} bytes; queued max {max(s[3] for s in samples):.0f}")
+          f"directory max {max(s[2] for s in samples)} bytes; queued max {max(s[3] for s in samples):.0f}; "
+          f"a request {max(s[1] / s[3] for s in samples if s[3]):.0f} bytes at most on average (with 32 of framing)")
     for k, v in sorted(final.items()):
         if "dropped" in k or "disk" in k:
             print(f"  {k} {v:.0f}")
