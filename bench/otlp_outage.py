@@ -27,7 +27,13 @@ from otlp_receiver import Receiver, identity  # noqa: E402
 
 
 def scrape(http):
-    body = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5).read().decode()
+    """The vitals_otlp_ samples; {} when the daemon does not answer within 30 s (the machine
+    stalled: a shared one did, for seconds, under memory pressure)."""
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=30).read().decode()
+    except OSError as e:
+        print(f"scrape failed: {e}", flush=True)
+        return {}
     out = {}
     for line in body.splitlines():
         if line.startswith("vitals_otlp_"):
@@ -95,7 +101,12 @@ def main():
             rss_end = status_kib(proc.pid, "VmRSS")
         finally:
             proc.terminate()
-            proc.wait(10)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                print("vitals did not stop within 30 s of SIGTERM: killed", flush=True)
+                proc.kill()
+                proc.wait()
             r.close()
     got = [identity(x.request) for x in r.received]
     ids = sorted(set(got) | {identity(x.request) for x in before})

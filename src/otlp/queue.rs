@@ -571,7 +571,11 @@ mod tests {
             }
             // Full at 5, 8, ... 17: each time the file is rewritten with the newest half.
             assert_eq!(dropped(&q, DropReason::Full), 15);
-            assert_eq!(q.disk_written, (19 + 5) * each, "19 appends and 5 rewrites of one");
+            assert_eq!(
+                q.disk_written,
+                (19 + 5) * each,
+                "19 appends and 5 rewrites of one"
+            );
             q.done(18, None);
         }
         let mut q = Queue::default();

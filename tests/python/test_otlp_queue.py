@@ -97,12 +97,12 @@ def test_an_outage_loses_nothing_and_the_backlog_drains_at_its_rate(start_vitals
     r = Receiver()
     port = r.port
     d = start_vitals(config(port, f"drain_rate = {RATE}\n"))
-    r.wait(3)
+    r.wait(2)
     r.close()
     down_at = time.time()
-    wait_for(lambda: queued(d) >= 12, 30, "12 pushes queued during the outage")
+    wait_for(lambda: queued(d) >= 10, 30, "10 pushes queued during the outage")
     assert metric(d, "vitals_otlp_queue_size_bytes") > 0
-    assert metric(d, "vitals_otlp_queue_oldest_age_seconds") >= 9
+    assert metric(d, "vitals_otlp_queue_oldest_age_seconds") >= 7
     outage = time.time() - down_at
     r = Receiver(port=port)
     try:
@@ -135,12 +135,12 @@ def test_an_outage_loses_nothing_and_the_backlog_drains_at_its_rate(start_vitals
 
 
 def queue_on_disk(start_vitals, tmp_path):
-    """A daemon pushing to a dead port with a queue directory, 6 pushes queued there."""
+    """A daemon pushing to a dead port with a queue directory, 4 pushes queued there."""
     port = free_port()
     qdir = tmp_path / "queue"
     cfg = config(port, f'dir = "{qdir}"\n')
     d = start_vitals(cfg)
-    wait_for(lambda: queued(d) >= 6, 30, "6 pushes queued")
+    wait_for(lambda: queued(d) >= 4, 30, "4 pushes queued")
     return d, cfg, qdir, port
 
 
@@ -241,12 +241,12 @@ def test_a_corrupt_queue_file_is_skipped_counted_and_the_rest_delivered(start_vi
 def test_a_small_queue_drops_the_oldest_first_and_counts(start_vitals):
     r = Receiver()
     port = r.port
-    max_bytes = 64 * 1024
+    max_bytes = 40 * 1024
     # Without the process groups a request's size does not follow what else the host runs.
     d = start_vitals(NO_PROCESSES + config(port, f"max_bytes = {max_bytes}\n"))
     r.wait(2)
     size = max(body_bytes(x) for x in r.received)
-    assert size * 4 < max_bytes, f"a request is {size} bytes gzipped: too big for the test"
+    assert size * 3 < max_bytes, f"a request is {size} bytes gzipped: too big for the test"
     r.close()
     wait_for(lambda: (metric(d, "vitals_otlp_queue_dropped_total", reason="full") or 0) >= 3, 30,
              "requests dropped for room")
@@ -290,13 +290,13 @@ def test_delta_sums_to_the_counter_across_an_outage(start_vitals, tmp_path):
             dev.write_text(original.replace("9813345617", str(value)))
             time.sleep(0.4)
 
-    bump(4)
+    bump(3)
     r.close()
-    bump(10)
+    bump(7)
     wait_for(lambda: queued(d) >= 3, 20, "pushes queued")
     r2 = Receiver(port=port)
     try:
-        bump(4)
+        bump(3)
         wait_for(lambda: queued(d) == 0, 30, "the backlog drained")
         n = len(r2.received)
         r2.wait(n + 2)  # the last value pushed
