@@ -13,9 +13,11 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    // The entry's own type: a fixture's symlinks (sysfs' `device` links point up the
+    // tree) are followed as files, never as directories, so a cycle is no endless walk.
     for e in entries.flatten() {
         let p = e.path();
-        if p.is_dir() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
             files_under(&p, out);
         } else {
             out.push(p);

@@ -94,7 +94,9 @@ async fn every_rejection_keeps_the_running_config_and_is_recorded() {
     let f = Fixture::new("rejected");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = taken.local_addr().unwrap();
-    let cases: [(&str, String, fn(&Error) -> bool); 4] = [
+    // (what, config text, the error it must be rejected with)
+    type Case = (&'static str, String, fn(&Error) -> bool);
+    let cases: [Case; 4] = [
         ("unparsable", "[server\n".to_string(), |e| {
             matches!(e, Error::Config(_))
         }),
