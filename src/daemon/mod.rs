@@ -82,6 +82,13 @@ async fn serve(config: Config, overrides: Overrides, logging: Logging) -> Result
     let mut term = install(SignalKind::terminate(), "installing the SIGTERM handler")?;
     let mut int = install(SignalKind::interrupt(), "installing the SIGINT handler")?;
     let mut hup = install(SignalKind::hangup(), "installing the SIGHUP handler")?;
+    // Caught, never read: past a file-size limit (systemd's LimitFSIZE=) a write then fails
+    // with EFBIG, which the OTLP queue's directory handles as a full disk, instead of the
+    // signal's default action killing the daemon.
+    let _xfsz = install(
+        SignalKind::from_raw(libc::SIGXFSZ),
+        "installing the SIGXFSZ handler",
+    )?;
     let mut daemon = Daemon::start(config, overrides, logging).await?;
     let signal = loop {
         tokio::select! {

@@ -379,6 +379,28 @@ mod tests {
     }
 
     #[test]
+    fn random_damage_never_panics_and_what_is_read_reads_again() {
+        let rs: Vec<Request> = (1..=6).map(|i| req(i, &[i as u8; 30])).collect();
+        let (clean, _) = file_of(&rs);
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..5_000 {
+            let mut b = clean.clone();
+            for _ in 0..(next() % 4) {
+                let i = (next() % b.len() as u64) as usize;
+                b[i] = next() as u8;
+            }
+            b.truncate((next() % (b.len() as u64 + 1)) as usize);
+            assert!(crate::fuzzing::run("otlp_queue_file", &b));
+        }
+    }
+
+    #[test]
     fn the_store_survives_a_reopen_and_cleans_its_file() {
         let dir = std::env::temp_dir().join(format!("vitals-queue-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
