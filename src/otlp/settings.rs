@@ -570,6 +570,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "otlp"), ignore = "resolves an enabled push")]
     fn the_environment_fills_what_the_file_leaves_out() {
         let env = env_of(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318/"),
@@ -633,6 +634,18 @@ mod tests {
             resolve(&OtlpFile::default(), &env).unwrap().endpoint,
             "http://c:9000/custom"
         );
+    }
+
+    #[test]
+    fn an_enabled_push_needs_the_otlp_feature() {
+        let r = resolve(&file("enabled = true"), &env_of(&[]));
+        if cfg!(feature = "otlp") {
+            assert!(r.is_ok(), "{r:?}");
+        } else {
+            let e = r.unwrap_err();
+            assert_eq!((e.key, e.message.as_str()), ("enabled", NOT_BUILT));
+        }
+        assert!(resolve(&file("enabled = false"), &env_of(&[])).is_ok());
     }
 
     #[test]
@@ -716,6 +729,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "otlp"), ignore = "resolves an enabled push")]
     fn headers_are_never_shown() {
         let o = resolve(
             &file("enabled = true\nheaders = { authorization = \"Bearer secret\" }\n"),
