@@ -33,6 +33,7 @@ pub const TARGETS: &[Target] = &[
     ("host_if_inet6", if_inet6),
     ("host_net_if", net_if),
     ("host_sock_diag", sock_diag),
+    ("host_taskstats", taskstats),
     ("host_hwmon", hwmon),
     ("host_power_supply", power_supply),
     ("host_utmp", utmp),
@@ -172,6 +173,18 @@ fn sock_diag(data: &[u8]) {
         _ => (0, 0, data),
     };
     let _ = host::sock_diag::parse_dump(rest, host::sock_diag::Expect { seq, port });
+}
+
+/// A datagram from the taskstats family: the first 2 bytes pick the family id.
+fn taskstats(data: &[u8]) {
+    let (family, rest) = match data {
+        [a, b, rest @ ..] => (u16::from_le_bytes([*a, *b]), rest),
+        _ => (0, data),
+    };
+    let _ = host::taskstats::parse_datagram(rest, family, |_| {});
+    let _ = host::taskstats::parse_datagram(data, 31, |_| {});
+    let _ = host::taskstats::parse_family_id(data);
+    let _ = host::taskstats::parse_taskstats(data);
 }
 
 /// A directory listing (one name a line) and the values of the attributes in it.

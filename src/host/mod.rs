@@ -24,6 +24,8 @@ pub mod proc_pid_stat;
 pub mod proc_pid_status;
 pub mod proc_stat;
 pub mod sock_diag;
+pub mod taskstats;
+pub mod taskstats_listener;
 pub mod utmp;
 pub mod vmstat;
 
