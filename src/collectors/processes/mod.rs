@@ -17,6 +17,7 @@
 //! `vitals_process_reads_denied_total`, never logged.
 
 mod catalog;
+mod exits;
 mod export;
 pub mod groups;
 mod reader;
@@ -32,6 +33,7 @@ use super::Collector;
 use crate::catalog::MetricDesc;
 use crate::host::passwd::Users;
 use crate::host::proc_pid_stat::{STATES, parse_pid_stat};
+use crate::host::bytes::escape;
 use crate::host::{self, HostError, HostPaths};
 use crate::snapshot::{ErrorKind, Snapshot};
 pub use catalog::*;
@@ -76,11 +78,13 @@ pub struct ProcessesCollector {
     last: Option<Instant>,
     clock_ticks: f64,
     page_size: u64,
+    exits: exits::Exits,
 }
 
 impl ProcessesCollector {
     pub fn new(paths: HostPaths, settings: &Settings) -> Self {
         let needs = rules::needs(&settings.rules);
+        let exits = exits::Exits::new(&paths, settings.groups && settings.exit_records);
         Self {
             paths,
             needs: Needs {
@@ -107,8 +111,47 @@ impl ProcessesCollector {
             last: None,
             clock_ticks: rustix::param::clock_ticks_per_second() as f64,
             page_size: rustix::param::page_size() as u64,
+            exits,
             settings: settings.clone(),
         }
+    }
+
+    /// Credits the exit records of processes that ended, placing never-seen ones by the
+    /// rules (from comm and uid), else by parent.
+    fn credit_exits(&mut self, tick: &Tick) {
+        let children = self.settings.children;
+        let drop = self.settings.unmatched == Unmatched::Drop;
+        let rules = &self.settings.rules;
+        let users = &mut self.users;
+        let passwd = self.paths.root("etc/passwd");
+        let number = tick.number;
+        self.exits.credit(
+            number,
+            tick.btime,
+            self.clock_ticks,
+            &mut self.table,
+            &mut self.groups,
+            |e, table, groups| {
+                let comm = escape(e.comm());
+                let name = if rules.is_empty() {
+                    Some(comm.into_owned())
+                } else {
+                    users.refresh(&passwd, number);
+                    let user = users.name(Some(e.uid));
+                    rules::group_name(
+                        rules,
+                        &rules::Facts {
+                            comm: &comm,
+                            argv0: b"",
+                            cmdline: b"",
+                            user: &user,
+                            cgroup: b"",
+                        },
+                    )
+                };
+                exits::place_unseen(e, table, groups, children, drop, name)
+            },
+        );
     }
 
     fn limit(&self, file: &str, desc: &'static MetricDesc, out: &mut Snapshot) {
@@ -163,6 +206,7 @@ impl Collector for ProcessesCollector {
                 .and_then(|t| super::host::parse_uptime(&t).ok())
                 .map(|s| (s * self.clock_ticks) as u64);
             self.table.begin(uptime);
+            self.table.exit_records = self.exits.begin();
             self.groups.begin_tick();
         }
         let mut counts = Counts::default();
@@ -182,6 +226,12 @@ impl Collector for ProcessesCollector {
                     .and_then(parse_pid_stat)
                     .is_some_and(|s| s.starttime == start)
             });
+            self.credit_exits(&tick);
+            let kernel = stat
+                .as_ref()
+                .ok()
+                .map(|s| s.total.ticks[..3].iter().sum::<u64>());
+            self.exits.balance(kernel, &self.groups);
             self.groups.expire(now, self.settings.empty_group_ttl.0);
         }
 
@@ -212,6 +262,7 @@ impl Collector for ProcessesCollector {
                     out.add(&READS_DENIED, &[(FILE, file)], self.denied[i] as f64);
                 }
             }
+            self.exits.export(self.clock_ticks, out);
             out.add(
                 &FOLDED,
                 &[],

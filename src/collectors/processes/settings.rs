@@ -34,6 +34,10 @@ crate::collectors::settings::plain_settings!(
     top_cmdline: bool = false,
     /// USS and PSS from smaps_rollup (takes each process's mmap lock).
     smaps: bool = false,
+    /// Credit exited processes from the kernel's taskstats exit records (needs CAP_NET_ADMIN
+    /// in the initial namespaces; falls back to cutime when refused); false: from their
+    /// parents' cutime/cstime.
+    exit_records: bool = true,
     /// Grouping rules, first match wins.
     #[serde(rename = "group")]
     rules: Vec<Rule> = Vec::new(),

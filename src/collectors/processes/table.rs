@@ -33,6 +33,8 @@ const HAS_CTX: u8 = 8;
 const INHERITABLE: u8 = 16;
 /// comm or uid changed (an exec, a setuid): match again.
 const REMATCH: u8 = 32;
+/// Its exit record was credited ([`super::exits`]): later readings (a zombie) add nothing.
+const EXITED: u8 = 64;
 
 /// One process's reading in one tick. `own` and `child` are in the order of
 /// [`super::groups::USER`].. (utime, stime, majflt, minflt and the children's same four).
@@ -115,8 +117,34 @@ pub struct Info<'a> {
     pub rematch: bool,
 }
 
+/// A process's last reading, for crediting its exit record ([`super::exits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Last {
+    pub start: u64,
+    pub group: u32,
+    /// utime, stime (ticks), majflt, minflt.
+    pub own: [u64; 4],
+    pub io: Option<[u64; 4]>,
+    pub ctx: Option<[u64; 2]>,
+}
+
+impl Proc {
+    fn last(&self) -> Last {
+        Last {
+            start: self.start,
+            group: self.group,
+            own: self.own,
+            io: (self.flags & HAS_IO != 0).then_some(self.io),
+            ctx: (self.flags & HAS_CTX != 0).then_some(self.ctx),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Table {
+    /// Exited processes are credited from exit records this tick: the children's counters
+    /// (cutime...) are followed but not credited.
+    pub exit_records: bool,
     procs: HashMap<u32, Proc>,
     pending: HashMap<u32, Pending>,
     tick: u64,
@@ -171,6 +199,23 @@ impl Table {
         }
         self.fresh.clear();
         self.candidates.clear();
+        self.gone.clear();
+    }
+
+    /// Processes that left the table this tick (until the next [`Table::begin`]).
+    pub fn gone(&self) -> impl Iterator<Item = (u32, Last)> + '_ {
+        self.gone.iter().map(|(pid, p)| (*pid, p.last()))
+    }
+
+    /// The last reading of `pid` when its start time passes `same`, marking it exited: its
+    /// exit record is credited by the caller, and nothing more is added for it.
+    pub fn exited(&mut self, pid: u32, same: impl Fn(u64) -> bool) -> Option<Last> {
+        let p = self
+            .procs
+            .get_mut(&pid)
+            .filter(|p| p.flags & EXITED == 0 && same(p.start))?;
+        p.flags |= EXITED;
+        Some(p.last())
     }
 
     /// True when `pid` is a process already tracked under the same identity and dropped: its
@@ -213,6 +258,12 @@ impl Table {
         };
         p.seen = tick;
         p.ppid = r.ppid;
+        if p.flags & EXITED != 0 {
+            if let Some(g) = groups.get_mut(p.group) {
+                g.gauges.add(&r.member);
+            }
+            return;
+        }
         if let Some(l) = r.fd_limit {
             p.fd_limit = l;
         }
@@ -423,6 +474,9 @@ impl Table {
             .sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.2.cmp(&a.2)).then(b.1.cmp(&a.1)));
         for &(_, key, is_gone) in &self.order {
             if is_gone {
+                if self.exit_records {
+                    continue;
+                }
                 let (pid, c) = &self.gone[key as usize];
                 let mut total = [0u64; 4];
                 for (k, t) in total.iter_mut().enumerate() {
@@ -468,6 +522,10 @@ impl Table {
                 let Some(p) = self.procs.get_mut(&key) else {
                     continue;
                 };
+                if self.exit_records {
+                    p.child = p.child_now;
+                    continue;
+                }
                 let mut pending = self.pending.get_mut(&key).filter(|e| e.start == p.start);
                 let group = groups.get_mut(p.group);
                 let mut credit = [0u64; 4];
@@ -489,7 +547,6 @@ impl Table {
                 }
             }
         }
-        self.gone.clear();
         let procs = &self.procs;
         self.pending.retain(|pid, e| {
             e.old = e.new;
