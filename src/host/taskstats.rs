@@ -45,6 +45,8 @@ mod off {
     pub const VERSION: usize = 0;
     pub const EXITCODE: usize = 4;
     pub const FLAG: usize = 8;
+    /// cpu_run_virtual_total: the scheduler's runtime (sum_exec_runtime), ns.
+    pub const RUN_NS: usize = 72;
     pub const COMM: usize = 80;
     pub const COMM_LEN: usize = 32;
     pub const UID: usize = 120;
@@ -105,8 +107,12 @@ pub struct Exit {
     pub core_dumped: bool,
     /// Start time, Unix seconds.
     pub btime: u64,
+    /// User and system CPU as the tick sampled them (what /proc/stat sums).
     pub utime_us: u64,
     pub stime_us: u64,
+    /// CPU time the scheduler measured, ns (0 without delay accounting): what
+    /// /proc/<pid>/stat's utime + stime are scaled to, as psutil reports them.
+    pub run_ns: u64,
     pub minflt: u64,
     pub majflt: u64,
     pub read_bytes: u64,
@@ -120,6 +126,34 @@ pub struct Exit {
 impl Exit {
     pub fn comm(&self) -> &[u8] {
         &self.comm[..usize::from(self.comm_len)]
+    }
+
+    /// A record for tests elsewhere: `run_us` of runtime, all of it user time.
+    #[cfg(test)]
+    pub fn for_test(pid: u32, tgid: u32, ppid: u32, run_us: u64, group_dead: bool) -> Exit {
+        Exit {
+            pid,
+            tgid,
+            ppid,
+            uid: 0,
+            comm: [b'x'; off::COMM_LEN],
+            comm_len: 1,
+            group_dead,
+            ending: Ending::Code(0),
+            core_dumped: false,
+            btime: 0,
+            utime_us: run_us,
+            stime_us: 0,
+            run_ns: run_us * 1000,
+            minflt: 0,
+            majflt: 0,
+            read_bytes: 0,
+            write_bytes: 0,
+            read_chars: 0,
+            write_chars: 0,
+            nvcsw: 0,
+            nivcsw: 0,
+        }
     }
 }
 
@@ -163,6 +197,7 @@ pub fn parse_taskstats(b: &[u8]) -> Option<Exit> {
         btime,
         utime_us: u64_at(b, off::UTIME)?,
         stime_us: u64_at(b, off::STIME)?,
+        run_ns: u64_at(b, off::RUN_NS)?,
         minflt: u64_at(b, off::MINFLT)?,
         majflt: u64_at(b, off::MAJFLT)?,
         read_bytes: u64_at(b, off::READ_BYTES)?,
@@ -367,6 +402,7 @@ mod tests {
         put(&mut b, off::BTIME, &1_700_000_000u32.to_ne_bytes());
         put(&mut b, off::UTIME, &12_000u64.to_ne_bytes());
         put(&mut b, off::STIME, &4_000u64.to_ne_bytes());
+        put(&mut b, off::RUN_NS, &15_500_000u64.to_ne_bytes());
         put(&mut b, off::MINFLT, &65u64.to_ne_bytes());
         put(&mut b, off::READ_CHAR, &3072u64.to_ne_bytes());
         put(&mut b, off::WRITE_BYTES, &4096u64.to_ne_bytes());
@@ -407,6 +443,7 @@ mod tests {
         assert!(e.group_dead);
         assert_eq!(e.ending, Ending::Code(3));
         assert_eq!((e.utime_us, e.stime_us, e.minflt), (12_000, 4_000, 65));
+        assert_eq!(e.run_ns, 15_500_000);
         assert_eq!((e.read_chars, e.write_bytes, e.nvcsw), (3072, 4096, 2));
         // No btime64: the 32-bit btime.
         assert_eq!(e.btime, 1_700_000_000);

@@ -55,6 +55,8 @@ pub struct Totals {
     pub lost: u64,
     /// Messages with no record this version of vitals can read.
     pub unusable: u64,
+    /// The thread stopped on a socket error: no more records will come.
+    pub stopped: bool,
 }
 
 #[derive(Default)]
@@ -195,11 +197,9 @@ fn run(socket: Socket, family: u16, mut buf: Vec<u8>, queue: &Mutex<Queue>, stop
                 ) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "taskstats listener stopped");
-                queue
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .totals
-                    .lost += 1;
+                let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
+                q.totals.lost += 1;
+                q.totals.stopped = true;
                 return;
             }
         }

@@ -17,7 +17,9 @@
 //! /proc readings include its dead threads. While records flow, the table follows the
 //! children's counters (cutime...) without crediting them; in a tick where the listener
 //! reports lost records, that tick falls back to cutime crediting and its records only
-//! count exits. CPU times arrive in microseconds: each group keeps the part of a clock
+//! count exits. The CPU credited is the scheduler's runtime (cpu_run_virtual_total), the
+//! clock /proc/<pid>/stat's utime + stime are scaled to, split into user and system in the
+//! ticked proportion as the kernel splits them. CPU times arrive in microseconds: each group keeps the part of a clock
 //! tick not yet exported, so that thousands of 3 ms processes add up.
 //!
 //! Exact, with one approximation: a process already running when vitals started, whose
@@ -152,7 +154,10 @@ impl From<Ending> for Reason {
 struct Dead {
     btime: u64,
     tick: u64,
+    /// user, system as ticked.
     cpu_us: [u64; 2],
+    /// The scheduler's runtime, us.
+    run_us: u64,
     /// major, minor.
     faults: [u64; 2],
     /// read_bytes, write_bytes, rchar, wchar.
@@ -162,9 +167,23 @@ struct Dead {
 }
 
 impl Dead {
+    /// The user part of the runtime, split as the kernel splits /proc/<pid>/stat's
+    /// (cputime_adjust): in the ticked proportion, all user when no tick hit.
+    fn user_us(&self) -> u64 {
+        let [u, s] = self.cpu_us;
+        if s == 0 {
+            return self.run_us;
+        }
+        (self.run_us as u128 * u as u128 / (u as u128 + s as u128)) as u64
+    }
+
     fn add(&mut self, e: &Exit) {
         self.cpu_us[0] += e.utime_us;
         self.cpu_us[1] += e.stime_us;
+        self.run_us += match e.run_ns {
+            0 => e.utime_us + e.stime_us,
+            ns => ns / 1000,
+        };
         self.faults[0] += e.majflt;
         self.faults[1] += e.minflt;
         for (t, v) in self
@@ -182,6 +201,8 @@ impl Dead {
 
 pub struct Exits {
     listener: Option<Listener>,
+    /// Records are credited (a listener runs).
+    active: bool,
     mode: Mode,
     batch: Vec<Exit>,
     totals: Totals,
@@ -233,6 +254,7 @@ impl Exits {
             } else {
                 Mode::Cutime
             },
+            active: listener.is_some(),
             listener,
             batch: Vec::new(),
             totals: Totals::default(),
@@ -251,10 +273,15 @@ impl Exits {
     /// tick's mode; true when exit records (not cutime) credit exited processes.
     pub fn begin(&mut self) -> bool {
         let Some(l) = &self.listener else {
+            self.mode = Mode::Cutime;
             return false;
         };
         let totals = l.drain(&mut self.batch);
-        self.mode = if totals.lost > self.totals.lost {
+        self.mode = if totals.stopped {
+            // Credit what came, then cutime for good.
+            self.listener = None;
+            Mode::CutimeAfterLoss
+        } else if totals.lost > self.totals.lost {
             Mode::CutimeAfterLoss
         } else {
             Mode::ExitRecords
@@ -274,7 +301,7 @@ impl Exits {
         groups: &mut Groups,
         mut place: impl FnMut(&Exit, &Table, &mut Groups) -> u32,
     ) {
-        if self.listener.is_none() {
+        if !self.active {
             return;
         }
         let cutime = self.mode != Mode::ExitRecords;
@@ -325,8 +352,8 @@ impl Exits {
             }
             let base = last.map_or([0; 4], |l| l.own);
             let base_us = [base[USER] * us_per_tick, base[SYSTEM] * us_per_tick];
-            let remain = (d.cpu_us[0] + d.cpu_us[1]).saturating_sub(base_us[0] + base_us[1]);
-            let user = remain.min(d.cpu_us[0].saturating_sub(base_us[0]));
+            let remain = d.run_us.saturating_sub(base_us[0] + base_us[1]);
+            let user = remain.min(d.user_us().saturating_sub(base_us[0]));
             let rem = self.rem.entry(group).or_default();
             for (m, us) in [(USER, user), (SYSTEM, remain - user)] {
                 rem[m] += us;
@@ -343,9 +370,7 @@ impl Exits {
             };
             if let Some(b) = io_base {
                 g.has_io = true;
-                for k in 0..4 {
-                    g.totals.io[k] += d.io[k].saturating_sub(b[k]);
-                }
+                add_since(&mut g.totals.io, &d.io, &b);
             }
             let ctx_base = match last {
                 Some(l) => l.ctx,
@@ -353,9 +378,7 @@ impl Exits {
             };
             if let Some(b) = ctx_base {
                 g.has_ctx = true;
-                for k in 0..2 {
-                    g.totals.ctx[k] += d.ctx[k].saturating_sub(b[k]);
-                }
+                add_since(&mut g.totals.ctx, &d.ctx, &b);
             }
         }
         self.batch = batch;
@@ -410,7 +433,7 @@ impl Exits {
             let v = if m == self.mode { 1.0 } else { 0.0 };
             out.add(&ACCOUNTING_MODE, &[(MODE_LABEL, m.label())], v);
         }
-        if self.listener.is_some() {
+        if self.active {
             out.add(&EXIT_RECORDS, &[], self.totals.received as f64);
             out.add(&EXIT_RECORDS_LOST, &[], self.totals.lost as f64);
         }
@@ -418,6 +441,13 @@ impl Exits {
             out.add(&CPU_UNATTRIBUTED, &[], under as f64 / clk);
             out.add(&CPU_OVERCOUNTED, &[], over as f64 / clk);
         }
+    }
+}
+
+/// Adds to `total` what `now` has beyond `base`, counter by counter.
+fn add_since<const N: usize>(total: &mut [u64; N], now: &[u64; N], base: &[u64; N]) {
+    for ((t, n), b) in total.iter_mut().zip(now).zip(base) {
+        *t += n.saturating_sub(*b);
     }
 }
 
@@ -448,5 +478,115 @@ pub fn place_unseen(
         DROPPED
     } else {
         groups.other()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::groups::Groups;
+    use super::super::table::{Reading, Table};
+    use super::*;
+
+    fn reading(utime: u64) -> Reading {
+        Reading {
+            start: 500,
+            ppid: 1,
+            own: [utime, 0, 0, 0],
+            ..Reading::default()
+        }
+    }
+
+    /// One tick: `live` are read; then `records` arrive and are credited; never-seen
+    /// processes go to group "new".
+    fn tick(t: &mut Table, g: &mut Groups, x: &mut Exits, n: u64, live: &[(u32, u64)], records: &[Exit]) {
+        t.begin(Some(0));
+        t.exit_records = true;
+        let app = g.get_or_insert("app").unwrap();
+        for &(pid, utime) in live {
+            t.observe(pid, b"app", &reading(utime), g);
+        }
+        let fresh: Vec<u32> = t.fresh().collect();
+        for pid in fresh {
+            t.assign(pid, app, true, 0);
+        }
+        t.place_fresh(g);
+        t.settle(g, |_, _| false);
+        x.batch.extend_from_slice(records);
+        x.credit(n, None, 100.0, t, g, |_, _, g| g.get_or_insert("new").unwrap());
+    }
+
+    fn user(g: &mut Groups, name: &str) -> u64 {
+        let id = g.get_or_insert(name).unwrap();
+        g.get(id).unwrap().totals.cpu_faults[USER]
+    }
+
+    fn exits() -> Exits {
+        let mut x = Exits::new(&HostPaths::default(), false);
+        x.active = true;
+        x.mode = Mode::ExitRecords;
+        x
+    }
+
+    #[test]
+    fn a_seen_process_is_credited_what_it_ran_since_its_last_reading_once() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        tick(&mut t, &mut g, &mut x, 1, &[(7, 10)], &[]);
+        // A thread of 7 ends: 7 still runs, its readings include the thread.
+        tick(&mut t, &mut g, &mut x, 2, &[(7, 12)], &[Exit::for_test(8, 7, 1, 20_000, false)]);
+        assert_eq!(user(&mut g, "app"), 2);
+        // 7 ends after the reading at 12 ticks: 20 ms of the thread + 130 ms of its own.
+        tick(&mut t, &mut g, &mut x, 3, &[(7, 12)], &[Exit::for_test(7, 7, 1, 130_000, true)]);
+        assert_eq!(user(&mut g, "app"), 5);
+        // Its zombie read again, then gone: nothing more.
+        tick(&mut t, &mut g, &mut x, 4, &[(7, 16)], &[]);
+        tick(&mut t, &mut g, &mut x, 5, &[], &[]);
+        assert_eq!(user(&mut g, "app"), 5);
+        assert_eq!(x.endings["app"][&Reason::Zero], 1);
+    }
+
+    #[test]
+    fn a_process_gone_before_its_record_keeps_its_group() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        tick(&mut t, &mut g, &mut x, 1, &[(7, 10)], &[]);
+        tick(&mut t, &mut g, &mut x, 2, &[], &[]);
+        tick(&mut t, &mut g, &mut x, 3, &[], &[Exit::for_test(7, 7, 1, 110_000, true)]);
+        assert_eq!(user(&mut g, "app"), 1);
+    }
+
+    #[test]
+    fn never_seen_processes_count_whole_and_fractions_of_a_tick_add_up() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        tick(&mut t, &mut g, &mut x, 1, &[], &[]);
+        let short: Vec<Exit> = (100..110).map(|p| Exit::for_test(p, p, 1, 3_500, true)).collect();
+        tick(&mut t, &mut g, &mut x, 2, &[], &short);
+        // 35 ms: 3 ticks exported, 5 ms carried.
+        assert_eq!(user(&mut g, "new"), 3);
+        tick(&mut t, &mut g, &mut x, 3, &[], &[Exit::for_test(200, 200, 1, 5_000, true)]);
+        assert_eq!(user(&mut g, "new"), 4);
+        assert_eq!(x.endings["new"][&Reason::Zero], 11);
+    }
+
+    #[test]
+    fn after_a_loss_records_only_count_exits() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        x.mode = Mode::CutimeAfterLoss;
+        tick(&mut t, &mut g, &mut x, 1, &[], &[Exit::for_test(9, 9, 1, 50_000, true)]);
+        assert_eq!(user(&mut g, "new"), 0);
+        assert_eq!(x.endings["new"][&Reason::Zero], 1);
+    }
+
+    #[test]
+    fn the_runtime_is_split_as_ticked() {
+        let d = Dead {
+            cpu_us: [30, 10],
+            run_us: 100,
+            ..Dead::default()
+        };
+        assert_eq!(d.user_us(), 75);
+        let none = Dead {
+            run_us: 7,
+            ..Dead::default()
+        };
+        assert_eq!(none.user_us(), 7);
     }
 }
