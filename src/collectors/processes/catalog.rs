@@ -79,7 +79,7 @@ pub static CPU_TIME: MetricDesc = MetricDesc {
     name: "process.cpu.time",
     unit: "s",
     instrument: Instrument::Counter,
-    help: "CPU seconds of the group's processes since vitals first saw them (0 when vitals starts: use rate()), a process born later from its birth; plus what exited processes ran since their last reading (or their whole life, if vitals never saw them). In accounting mode exit_records (vitals_process_accounting_mode) from the kernel's taskstats exit records: every process counted once, so the sum over groups follows system_cpu_time_seconds_total user + nice + system; in mode cutime from the growth of the members' cutime, cstime (exited children they waited for) that vitals did not count already, which misses children nobody waits for. Never decreases while vitals runs",
+    help: "CPU seconds of the group's processes since vitals first saw them (0 when vitals starts: use rate()), a process born later from its birth; plus what exited processes ran since their last reading (or their whole life, if vitals never saw them). In accounting mode exit_records (a self-metric says which mode) from the kernel's taskstats exit records: every process counted once, so the sum over groups follows system_cpu_time_seconds_total user + nice + system; in mode cutime from the growth of the members' cutime, cstime (exited children they waited for) that vitals did not count already, which misses children nobody waits for. Never decreases while vitals runs",
     attributes: &[GROUP, MODE],
     source: "sum of increments of cpu_times().user, .system (+ children_user, children_system of exited children)",
     extension: false,
