@@ -59,6 +59,8 @@ mod off {
     pub const MAJFLT: usize = 176;
     pub const READ_CHAR: usize = 216;
     pub const WRITE_CHAR: usize = 224;
+    pub const READ_SYSCALLS: usize = 232;
+    pub const WRITE_SYSCALLS: usize = 240;
     pub const READ_BYTES: usize = 248;
     pub const WRITE_BYTES: usize = 256;
     pub const NVCSW: usize = 272;
@@ -119,6 +121,8 @@ pub struct Exit {
     pub write_bytes: u64,
     pub read_chars: u64,
     pub write_chars: u64,
+    pub read_syscalls: u64,
+    pub write_syscalls: u64,
     pub nvcsw: u64,
     pub nivcsw: u64,
 }
@@ -151,6 +155,8 @@ impl Exit {
             write_bytes: 0,
             read_chars: 0,
             write_chars: 0,
+            read_syscalls: 0,
+            write_syscalls: 0,
             nvcsw: 0,
             nivcsw: 0,
         }
@@ -204,6 +210,8 @@ pub fn parse_taskstats(b: &[u8]) -> Option<Exit> {
         write_bytes: u64_at(b, off::WRITE_BYTES)?,
         read_chars: u64_at(b, off::READ_CHAR)?,
         write_chars: u64_at(b, off::WRITE_CHAR)?,
+        read_syscalls: u64_at(b, off::READ_SYSCALLS)?,
+        write_syscalls: u64_at(b, off::WRITE_SYSCALLS)?,
         nvcsw: u64_at(b, off::NVCSW)?,
         nivcsw: u64_at(b, off::NIVCSW)?,
     })
@@ -406,6 +414,7 @@ mod tests {
         put(&mut b, off::MINFLT, &65u64.to_ne_bytes());
         put(&mut b, off::READ_CHAR, &3072u64.to_ne_bytes());
         put(&mut b, off::WRITE_BYTES, &4096u64.to_ne_bytes());
+        put(&mut b, off::READ_SYSCALLS, &3u64.to_ne_bytes());
         put(&mut b, off::NVCSW, &2u64.to_ne_bytes());
         put(&mut b, off::TGID, &tgid.to_ne_bytes());
         b
@@ -445,6 +454,7 @@ mod tests {
         assert_eq!((e.utime_us, e.stime_us, e.minflt), (12_000, 4_000, 65));
         assert_eq!(e.run_ns, 15_500_000);
         assert_eq!((e.read_chars, e.write_bytes, e.nvcsw), (3072, 4096, 2));
+        assert_eq!((e.read_syscalls, e.write_syscalls), (3, 0));
         // No btime64: the 32-bit btime.
         assert_eq!(e.btime, 1_700_000_000);
     }

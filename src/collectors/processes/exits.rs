@@ -28,7 +28,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::groups::{Groups, KERNEL, MAJOR, MINOR, SYSTEM, USER};
+use super::groups::{Groups, IO_FIELDS, KERNEL, MAJOR, MINOR, SYSTEM, USER};
 use super::table::{DROPPED, Last, Table};
 use crate::host::HostPaths;
 use crate::host::taskstats::{Ending, Exit, signal_name};
@@ -160,8 +160,8 @@ struct Dead {
     run_us: u64,
     /// major, minor.
     faults: [u64; 2],
-    /// read_bytes, write_bytes, rchar, wchar.
-    io: [u64; 4],
+    /// read_bytes, write_bytes, rchar, wchar, syscr, syscw.
+    io: [u64; IO_FIELDS],
     /// The leader's voluntary and involuntary switches (what /proc/<pid>/status shows).
     ctx: [u64; 2],
 }
@@ -189,7 +189,14 @@ impl Dead {
         for (t, v) in self
             .io
             .iter_mut()
-            .zip([e.read_bytes, e.write_bytes, e.read_chars, e.write_chars])
+            .zip([
+                e.read_bytes,
+                e.write_bytes,
+                e.read_chars,
+                e.write_chars,
+                e.read_syscalls,
+                e.write_syscalls,
+            ])
         {
             *t += v;
         }
@@ -366,7 +373,7 @@ impl Exits {
             // A seen process whose io or status was unreadable was never counted in them.
             let io_base = match last {
                 Some(l) => l.io,
-                None => Some([0; 4]),
+                None => Some([0; IO_FIELDS]),
             };
             if let Some(b) = io_base {
                 g.has_io = true;
