@@ -17,6 +17,7 @@ pub mod power_supply;
 pub mod proc_net;
 pub mod proc_pid_cgroup;
 pub mod proc_pid_cmdline;
+pub mod proc_pid_fd;
 pub mod proc_pid_io;
 pub mod proc_pid_limits;
 pub mod proc_pid_smaps;
