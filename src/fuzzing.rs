@@ -40,6 +40,7 @@ pub const TARGETS: &[Target] = &[
     ("host_pid_stat", pid_stat),
     ("host_pid_status", pid_status),
     ("host_pid_cmdline", pid_cmdline),
+    ("host_fd_link", fd_link),
     ("host_passwd", passwd),
     ("process_rules", process_rules),
     ("host_bytes", bytes),
@@ -244,6 +245,20 @@ fn pid_status(data: &[u8]) {
 }
 
 /// A process's cmdline (NUL- or space-separated arguments) and its cgroup file.
+/// The whole input, then each of its lines, as the text of a `/proc/<pid>/fd` link.
+fn fd_link(data: &[u8]) {
+    for link in std::iter::once(data).chain(data.split(|b| *b == b'\n').take(1024)) {
+        if let Some(inode) = host::proc_pid_fd::socket_inode(link) {
+            let canonical = format!("socket:[{inode}]");
+            assert_eq!(
+                host::proc_pid_fd::socket_inode(canonical.as_bytes()),
+                Some(inode),
+                "the inode's own link text gives it back"
+            );
+        }
+    }
+}
+
 fn pid_cmdline(data: &[u8]) {
     let mut joined = Vec::new();
     host::proc_pid_cmdline::join_into(data, &mut joined);

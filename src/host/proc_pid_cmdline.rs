@@ -31,6 +31,20 @@ pub fn basename(arg: &[u8]) -> &[u8] {
     arg.rsplit(|&b| b == b'/').next().unwrap_or(arg)
 }
 
+/// psutil's `name()`: the kernel's command name (`comm`, cut at 15 bytes), or, when it is
+/// that long, the base name of the first argument if it starts with `comm` (a binary called
+/// `averyveryverylongname` is `averyveryverylo` in comm). `cmdline` is the bytes of
+/// `/proc/<pid>/cmdline`, empty when unreadable (psutil then keeps the cut name).
+pub fn full_name<'a>(comm: &'a [u8], cmdline: &'a [u8]) -> &'a [u8] {
+    if comm.len() < 15 {
+        return comm;
+    }
+    match args(cmdline).next().map(basename) {
+        Some(name) if name.starts_with(comm) => name,
+        _ => comm,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +75,22 @@ mod tests {
         assert_eq!(basename(b"/usr/sbin/nginx"), b"nginx");
         assert_eq!(basename(b"nginx:"), b"nginx:");
         assert_eq!(basename(b"dir/"), b"");
+    }
+
+    #[test]
+    fn full_name_like_psutil() {
+        let cut = b"averyveryverylo";
+        assert_eq!(
+            full_name(cut, b"/opt/x/averyveryverylongname\0--flag\0"),
+            b"averyveryverylongname"
+        );
+        assert_eq!(full_name(cut, b"/opt/x/other\0"), cut, "not its binary");
+        assert_eq!(full_name(cut, b""), cut, "unreadable or a zombie");
+        assert_eq!(full_name(b"sshd", b"sshd: alice [priv]"), b"sshd");
+        assert_eq!(
+            full_name(b"kworker/0:1-events", b""),
+            b"kworker/0:1-events",
+            "kernel threads have longer comms and no cmdline"
+        );
     }
 }

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::os::fd::AsFd;
+use std::path::Path;
 
 use rustix::fs::{Mode, OFlags, RawDir};
 use rustix::io::Errno;
@@ -30,6 +31,7 @@ const LINK_MAX: usize = 64;
 pub struct FdWalker {
     path: String,
     dirbuf: Vec<u8>,
+    pids: Vec<u32>,
 }
 
 impl Default for FdWalker {
@@ -37,11 +39,60 @@ impl Default for FdWalker {
         FdWalker {
             path: String::with_capacity(32),
             dirbuf: Vec::with_capacity(16 * 1024),
+            pids: Vec::new(),
         }
     }
 }
 
+/// What a walk of every process found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Walk {
+    /// Processes whose descriptors were read.
+    pub read: usize,
+    /// Processes whose descriptors could not be read (permission denied: another user's,
+    /// when unprivileged). Processes that exited during the walk are in neither count.
+    pub denied: usize,
+}
+
 impl FdWalker {
+    /// Calls `each(pid, inode)` for every socket every process under `procfs` holds, pids in
+    /// ascending order (a socket several processes hold, as a listener shared by a server's
+    /// workers, comes first with its lowest pid). Fails only when `procfs` cannot be listed.
+    pub fn every_process(
+        &mut self,
+        procfs: &Path,
+        mut each: impl FnMut(u32, u64),
+    ) -> std::io::Result<Walk> {
+        let dir = rustix::fs::open(
+            procfs,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut pids = std::mem::take(&mut self.pids);
+        pids.clear();
+        let mut entries = RawDir::new(&dir, self.dirbuf.spare_capacity_mut());
+        while let Some(entry) = entries.next() {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if let Some(pid) = std::str::from_utf8(name).ok().and_then(|n| n.parse().ok())
+                && name.iter().all(u8::is_ascii_digit)
+            {
+                pids.push(pid);
+            }
+        }
+        pids.sort_unstable();
+        let mut walk = Walk::default();
+        for &pid in &pids {
+            match self.sockets(&dir, pid, |inode| each(pid, inode)) {
+                Ok(_) => walk.read += 1,
+                Err(Errno::NOENT | Errno::SRCH) => {}
+                Err(_) => walk.denied += 1,
+            }
+        }
+        self.pids = pids;
+        Ok(walk)
+    }
+
     /// Calls `each` with the inode of every socket process `pid` holds, reading
     /// `<procfs>/<pid>/fd` relative to `procfs`, an open procfs directory; returns how many
     /// descriptors were looked at. The errors are the kernel's: `NOENT`/`SRCH` when the
@@ -144,6 +195,33 @@ mod tests {
             assert!(found.contains(&inode), "{found:?} lacks {inode}");
             assert!(seen > found.len(), "the file is looked at, not reported");
         }
+    }
+
+    #[test]
+    fn every_process_walk_finds_this_one_and_counts_the_unreadable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inode = rustix::fs::fstat(&listener).unwrap().st_ino;
+        let mut w = FdWalker::default();
+        let mut holders = Vec::new();
+        let walk = w
+            .every_process(Path::new("/proc"), |pid, i| {
+                if i == inode {
+                    holders.push(pid);
+                }
+            })
+            .unwrap();
+        assert_eq!(holders, [std::process::id()]);
+        assert!(walk.read >= 1, "{walk:?}");
+        if std::fs::read_dir("/proc/1/fd").is_err() {
+            assert!(
+                walk.denied > 0,
+                "pid 1's descriptors are not ours: {walk:?}"
+            );
+        }
+        assert!(
+            w.every_process(Path::new("/nonexistent"), |_, _| {})
+                .is_err()
+        );
     }
 
     #[test]
