@@ -1,0 +1,91 @@
+//! `[collectors.processes]`: the keys, their defaults, and the checks across keys.
+
+use serde::Deserialize;
+
+use super::rules::Rule;
+use crate::interval::Interval;
+
+/// Where a process no rule (and no ancestor) matches goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmatched {
+    /// Into the group `other`.
+    Other,
+    /// Nowhere: it is counted only in the system-wide counts.
+    Drop,
+}
+
+crate::collectors::settings::plain_settings!(
+    check = check_settings;
+    5,
+    5,
+    /// Per-group metrics; false: only the system-wide counts.
+    groups: bool = true,
+    /// An unmatched process joins its nearest matched ancestor's group.
+    children: bool = true,
+    unmatched: Unmatched = Unmatched::Other,
+    /// Groups at most (besides `other`); processes of further names are folded into `other`.
+    max_groups: usize = 500,
+    /// How long an empty group keeps its series.
+    empty_group_ttl: Interval = Interval::secs(600),
+    /// Per-process series for the N processes highest in CPU and the N highest in RSS.
+    top_n: usize = 0,
+    /// Add the command line (at most 256 bytes) to the top-N series.
+    top_cmdline: bool = false,
+    /// USS and PSS from smaps_rollup (takes each process's mmap lock).
+    smaps: bool = false,
+    /// Grouping rules, first match wins.
+    #[serde(rename = "group")]
+    rules: Vec<Rule> = Vec::new(),
+);
+
+/// Checks across keys, for the config loader: the key at fault and why.
+fn check_settings(s: &Settings) -> Result<(), crate::collectors::Invalid> {
+    s.check().map_err(|(key, message)| crate::collectors::Invalid { key, message })
+}
+
+impl Settings {
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.max_groups == 0 {
+            return Err((
+                "max_groups",
+                "must be at least 1 (groups = false turns groups off)".into(),
+            ));
+        }
+        if !self.groups && self.top_n > 0 {
+            return Err((
+                "top_n",
+                "the top-N series need groups = true (they carry the process_group label)".into(),
+            ));
+        }
+        if !self.groups && !self.rules.is_empty() {
+            return Err((
+                "group",
+                "grouping rules have no effect with groups = false".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cross_key_checks() {
+        let ok = Settings::default();
+        assert_eq!(ok.check(), Ok(()));
+        let s = Settings {
+            max_groups: 0,
+            ..Settings::default()
+        };
+        assert_eq!(s.check().unwrap_err().0, "max_groups");
+        let s = Settings {
+            groups: false,
+            top_n: 5,
+            ..Settings::default()
+        };
+        assert_eq!(s.check().unwrap_err().0, "top_n");
+    }
+}
