@@ -91,7 +91,7 @@ pub static LISTENER: MetricDesc = MetricDesc {
     name: "system.network.listener.info",
     unit: "",
     instrument: Instrument::Gauge,
-    help: "Always 1; one series per listening address: TCP sockets in LISTEN and bound unconnected UDP sockets (opt-in, capped by listening_max_series). With listening_owners, process_pid and process_executable_name (psutil's name(): the whole name where comm is cut at 15 bytes) name the lowest pid holding the socket (a server's parent, not each worker sharing it); both are absent when no readable process holds it",
+    help: "Always 1; one series per listening address: TCP sockets in LISTEN and bound unconnected UDP sockets (opt-in, capped by listening_max_series). With listening_owners, process_pid and process_executable_name (psutil's name(): the whole name where comm is cut at 15 bytes) name the process psutil's net_connections() gives the socket: of several holders (a server's workers sharing its listener), the highest pid; both are absent when no readable process holds it",
     attributes: &[TRANSPORT, FAMILY, LOCAL_ADDRESS, LOCAL_PORT, PID, NAME],
     source: "net_connections(kind='inet') with status LISTEN, or UDP with no remote address; .pid and Process(pid).name()",
     extension: true,
@@ -283,14 +283,14 @@ fn listening(sockets: &Sockets) -> impl Iterator<Item = (&'static str, &'static 
 /// The process holding each listening socket, by inode, and how its name reads.
 #[derive(Debug, Default)]
 pub struct Owners {
-    /// The lowest pid holding the socket.
+    /// The highest pid holding the socket, as psutil's net_connections() reports it.
     pub pid: HashMap<u64, u32>,
     /// psutil's name() of each pid in `pid`, escaped like other labels.
     pub name: HashMap<u32, String>,
 }
 
 /// Adds one series per distinct listening (transport, family, address, port), lowest
-/// ports first, at most `max`, with the lowest owning pid among its sockets when `owners`
+/// ports first, at most `max`, with the highest owning pid among its sockets when `owners`
 /// is given; returns how many were left out.
 pub fn listeners(
     sockets: &Sockets,
@@ -305,7 +305,7 @@ pub fn listeners(
             .entry((s.local.port(), transport, family, s.local))
             .or_insert(pid);
         *slot = match (*slot, pid) {
-            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
     }
@@ -395,8 +395,9 @@ impl ConnectionsCollector {
         }
         let walk = self.walker.every_process(&self.paths.procfs, |pid, inode| {
             if wanted.contains(&inode) {
-                // Pids come in ascending order: the first holder is the lowest.
-                owners.pid.entry(inode).or_insert(pid);
+                // Pids come in ascending order: the last holder is the highest, the one
+                // psutil names (its inode map is updated pid after pid).
+                owners.pid.insert(inode, pid);
             }
         });
         match walk {
@@ -596,14 +597,14 @@ mod tests {
             local: SocketAddr::new([0, 0, 0, 0].into(), port),
             inode,
         };
-        // Port 80: two sockets (SO_REUSEPORT) held by 300 and 200; port 22: nobody known.
+        // Port 80: two sockets (SO_REUSEPORT) held by 200 and 300; port 22: nobody known.
         let sockets = Sockets {
             inet: [vec![at(80, 5), at(80, 6), at(22, 7)], vec![], vec![], vec![]],
             unix: None,
         };
         let owners = Owners {
-            pid: [(5, 300), (6, 200)].into(),
-            name: [(200, "averyveryverylongname".to_string())].into(),
+            pid: [(5, 200), (6, 300)].into(),
+            name: [(300, "averyveryverylongname".to_string())].into(),
         };
         let mut s = Snapshot::default();
         listeners(&sockets, 10, Some(&owners), &mut s);
@@ -611,7 +612,7 @@ mod tests {
             listener_labels(&s),
             [
                 "tcp ipv4 0.0.0.0 22",
-                "tcp ipv4 0.0.0.0 80 200 averyveryverylongname"
+                "tcp ipv4 0.0.0.0 80 300 averyveryverylongname"
             ]
         );
     }

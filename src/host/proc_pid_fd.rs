@@ -57,7 +57,7 @@ pub struct Walk {
 impl FdWalker {
     /// Calls `each(pid, inode)` for every socket every process under `procfs` holds, pids in
     /// ascending order (a socket several processes hold, as a listener shared by a server's
-    /// workers, comes first with its lowest pid). Fails only when `procfs` cannot be listed.
+    /// workers, comes once per holder). Fails only when `procfs` cannot be listed.
     pub fn every_process(
         &mut self,
         procfs: &Path,

@@ -313,4 +313,7 @@ pub static CATALOG: &[&MetricDesc] = &[
     &READS_DENIED,
     &SCANNED,
     &FOLDED,
+    &super::sockets::GROUP_CONNECTIONS,
+    &super::sockets::PROCESS_CONNECTIONS,
+    &super::sockets::DENIED,
 ];

@@ -23,6 +23,7 @@ mod reader;
 pub mod rules;
 mod scan;
 mod settings;
+mod sockets;
 pub mod table;
 
 use std::collections::HashSet;
@@ -71,6 +72,8 @@ pub struct ProcessesCollector {
     rank: Vec<(u64, usize)>,
     folded: HashSet<u64>,
     denied: [u64; 3],
+    /// With `sockets = true`: which process holds which socket.
+    sockets: Option<sockets::SocketOwners>,
     scanned: u64,
     tick: u64,
     last: Option<Instant>,
@@ -81,6 +84,9 @@ pub struct ProcessesCollector {
 impl ProcessesCollector {
     pub fn new(paths: HostPaths, settings: &Settings) -> Self {
         let needs = rules::needs(&settings.rules);
+        let sockets = settings
+            .sockets
+            .then(|| sockets::SocketOwners::new(&paths, settings.timeout.0));
         Self {
             paths,
             needs: Needs {
@@ -102,6 +108,7 @@ impl ProcessesCollector {
             rank: Vec::new(),
             folded: HashSet::new(),
             denied: [0; 3],
+            sockets,
             scanned: 0,
             tick: 0,
             last: None,
@@ -183,6 +190,9 @@ impl Collector for ProcessesCollector {
                     .is_some_and(|s| s.starttime == start)
             });
             self.groups.expire(now, self.settings.empty_group_ttl.0);
+            if let Some(s) = &mut self.sockets {
+                s.walk(&self.paths, &self.pids, &self.table, out);
+            }
         }
 
         for (i, state) in STATES.iter().enumerate() {
@@ -204,6 +214,9 @@ impl Collector for ProcessesCollector {
         self.limit("sys/kernel/threads-max", &THREAD_LIMIT, out);
         if groups {
             self.export_groups(&tick, out);
+            if let Some(s) = &self.sockets {
+                s.export_groups(&self.table, &self.groups, out);
+            }
             if self.settings.top_n > 0 {
                 self.export_top(&tick, out);
             }

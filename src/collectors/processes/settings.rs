@@ -34,6 +34,10 @@ crate::collectors::settings::plain_settings!(
     top_cmdline: bool = false,
     /// USS and PSS from smaps_rollup (takes each process's mmap lock).
     smaps: bool = false,
+    /// TCP and UDP sockets per group and per selected process, by transport and state
+    /// (psutil's Process.net_connections()): one readlink per open descriptor of every
+    /// grouped process each tick.
+    sockets: bool = false,
     /// Grouping rules, first match wins.
     #[serde(rename = "group")]
     rules: Vec<Rule> = Vec::new(),
@@ -56,6 +60,12 @@ impl Settings {
             return Err((
                 "top_n",
                 "the top-N series need groups = true (they carry the process_group label)".into(),
+            ));
+        }
+        if !self.groups && self.sockets {
+            return Err((
+                "sockets",
+                "the socket counts are per group: they need groups = true".into(),
             ));
         }
         if !self.groups && !self.rules.is_empty() {
