@@ -225,12 +225,13 @@ fn pid_stat(data: &[u8]) {
     if let Some(stat) = host::proc_pid_stat::parse_pid_stat(data) {
         let _ = host::proc_pid_stat::state_index(stat.state);
         let _ = stat.is_kernel_thread();
+        let _ = host::proc_pid_stat::terminal(stat.tty_nr);
     }
     let _ = host::proc_pid_stat::parse_state_threads(data);
 }
 
-/// The `Key: number` files of a process: status, io, limits and smaps_rollup. Each parser
-/// sees every input, as the cpuinfo target does.
+/// The `Key: number` files of a process: status, io, limits, statm and smaps_rollup. Each
+/// parser sees every input, as the cpuinfo target does.
 fn pid_status(data: &[u8]) {
     let status = host::proc_pid_status::parse_pid_status(data);
     let _ = (
@@ -240,10 +241,14 @@ fn pid_status(data: &[u8]) {
     );
     let _ = host::proc_pid_io::parse_pid_io(data);
     let _ = host::proc_pid_limits::parse_nofile_soft(data);
+    assert!(host::proc_pid_limits::parse_limits(data).len() <= data.len());
+    let _ = host::proc_pid_statm::parse_statm(data);
+    let _ = host::proc_pid_status::cpu_list_len(data);
     let _ = host::proc_pid_smaps::parse_smaps_rollup(data);
 }
 
-/// A process's cmdline (NUL- or space-separated arguments) and its cgroup file.
+/// A process's cmdline (NUL- or space-separated arguments), its cgroup file and its environ
+/// (NUL-separated entries).
 fn pid_cmdline(data: &[u8]) {
     let mut joined = Vec::new();
     host::proc_pid_cmdline::join_into(data, &mut joined);
@@ -255,6 +260,11 @@ fn pid_cmdline(data: &[u8]) {
         let _ = host::proc_pid_cmdline::basename(arg);
     }
     let _ = host::proc_pid_cgroup::cgroup_path(data);
+    let name = host::proc_pid_cmdline::full_name(b"averyveryverylo", data);
+    assert!(name.len() <= data.len().max(15));
+    for var in [&b"PATH"[..], b"", b"="] {
+        let _ = host::proc_pid_environ::environ_value(data, var);
+    }
 }
 
 fn passwd(data: &[u8]) {
@@ -280,6 +290,7 @@ fn process_rules(data: &[u8]) {
     let user = text(argv0);
     let facts = Facts {
         comm: &comm,
+        name: &comm,
         argv0,
         cmdline,
         user: &user,
@@ -293,6 +304,7 @@ fn process_rules(data: &[u8]) {
         cmdline: patterns.clone(),
         user: vec![user.to_string()],
         cgroup: patterns,
+        per_process: false,
     };
     let _ = group_name(std::slice::from_ref(&rule), &facts);
 }

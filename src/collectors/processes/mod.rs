@@ -17,11 +17,14 @@
 //! `vitals_process_reads_denied_total`, never logged.
 
 mod catalog;
+mod detail;
 mod export;
 pub mod groups;
+mod ioprio;
 mod reader;
 pub mod rules;
 mod scan;
+mod select;
 mod settings;
 pub mod table;
 
@@ -62,6 +65,8 @@ pub struct ProcessesCollector {
     groups: Groups,
     users: Users,
     comm: Vec<u8>,
+    /// psutil's `name()` of the process being matched.
+    name: Vec<u8>,
     argv0: Vec<u8>,
     cmdline: Vec<u8>,
     cgroup: Vec<u8>,
@@ -69,6 +74,11 @@ pub struct ProcessesCollector {
     chain: Vec<u32>,
     order: Vec<u32>,
     rank: Vec<(u64, usize)>,
+    /// Scratch for fd and thread ids.
+    fds: Vec<u32>,
+    /// ioprio_get(2) answers for the pids of `procfs`: it is this process's own pid
+    /// namespace's.
+    ioprio: bool,
     folded: HashSet<u64>,
     denied: [u64; 3],
     scanned: u64,
@@ -82,7 +92,7 @@ impl ProcessesCollector {
     pub fn new(paths: HostPaths, settings: &Settings) -> Self {
         let needs = rules::needs(&settings.rules);
         Self {
-            paths,
+            paths: paths.clone(),
             needs: Needs {
                 user: needs.user || settings.top_n > 0,
                 ..needs
@@ -93,6 +103,7 @@ impl ProcessesCollector {
             groups: Groups::new(settings.max_groups),
             users: Users::default(),
             comm: Vec::with_capacity(64),
+            name: Vec::with_capacity(64),
             argv0: Vec::new(),
             cmdline: Vec::new(),
             cgroup: Vec::new(),
@@ -100,6 +111,8 @@ impl ProcessesCollector {
             chain: Vec::new(),
             order: Vec::new(),
             rank: Vec::new(),
+            fds: Vec::new(),
+            ioprio: same_pid_namespace(&paths),
             folded: HashSet::new(),
             denied: [0; 3],
             scanned: 0,
@@ -117,6 +130,16 @@ impl ProcessesCollector {
             Err(e) => out.skip(e.kind(), e.to_string()),
         }
     }
+}
+
+/// True when `procfs` is the live proc of this process's pid namespace (its `self` link is
+/// our pid), so that a pid read there means the same process to a syscall.
+fn same_pid_namespace(paths: &HostPaths) -> bool {
+    paths.procfs_is_live()
+        && std::fs::read_link(paths.proc("self"))
+            .ok()
+            .and_then(|l| l.to_str()?.parse::<u32>().ok())
+            == Some(std::process::id())
 }
 
 impl Collector for ProcessesCollector {
@@ -204,9 +227,23 @@ impl Collector for ProcessesCollector {
         self.limit("sys/kernel/threads-max", &THREAD_LIMIT, out);
         if groups {
             self.export_groups(&tick, out);
-            if self.settings.top_n > 0 {
-                self.export_top(&tick, out);
-            }
+            let (table, groups) = (&self.table, &self.groups);
+            let pinned = |pid| {
+                table
+                    .info(pid)
+                    .and_then(|i| groups.get(i.group))
+                    .is_some_and(|g| g.per_process)
+            };
+            let chosen = select::select(
+                table.candidates(),
+                self.settings.top_n,
+                self.settings.max_processes,
+                pinned,
+                &mut self.rank,
+            );
+            self.export_top(&tick, &chosen.top, out);
+            self.export_detail(&tick, &chosen.detail, out);
+            out.add(&DETAIL_FOLDED, &[], chosen.folded as f64);
             for (i, file) in DENIED_FILES.iter().enumerate() {
                 if i != DENIED_SMAPS || self.settings.smaps {
                     out.add(&READS_DENIED, &[(FILE, file)], self.denied[i] as f64);
