@@ -482,6 +482,54 @@ mod tests {
     }
 
     #[test]
+    fn per_process_groups_top_n_and_max_processes() {
+        let t = Tree::new("detail");
+        t.process(10, 1, "db", 50, (100, 0), Some(10));
+        t.process(11, 10, "db", 60, (5, 0), Some(0));
+        t.process(12, 10, "db", 70, (5, 0), Some(0));
+        t.process(13, 1, "web", 80, (0, 0), Some(0));
+        let settings: Settings = toml::from_str(
+            "top_n = 1\nmax_processes = 3\n[[group]]\nname = \"db\"\ncomm = [\"db\"]\nper_process = true\n",
+        )
+        .unwrap();
+        let mut c = ProcessesCollector::new(HostPaths::under(&t.0), &settings);
+        collect(&mut c);
+        // 13 burns 7 ticks and reads 500 bytes: the top by CPU and by disk I/O.
+        t.process(13, 1, "web", 80, (7, 0), Some(500));
+        let s = collect(&mut c);
+        let pids: Vec<&str> = s
+            .family(DETAIL_INFO.name)
+            .unwrap()
+            .samples
+            .iter()
+            .map(|x| x.labels[0].1.as_str())
+            .collect();
+        assert_eq!(pids, ["10", "11", "13"], "the top first, then pinned by pid");
+        assert_eq!(value(&s, &DETAIL_FOLDED, &[]), Some(1.0), "12 found no room");
+        assert_eq!(
+            value(&s, &TOP_MEMORY, &[(PID, "13")]),
+            Some(0.0),
+            "the top-N names stay"
+        );
+        assert!(value(&s, &TOP_MEMORY, &[(PID, "11")]).is_none(), "pinned is not top");
+        let clk = rustix::param::clock_ticks_per_second() as f64;
+        assert_eq!(
+            value(&s, &DETAIL_CPU_TIME, &[(PID, "10"), (MODE, "user")]),
+            Some(100.0 / clk),
+            "the process's own counter, not vitals' increment"
+        );
+        assert_eq!(
+            value(&s, &DETAIL_DISK_IO, &[(PID, "13"), (DIRECTION, "read")]),
+            Some(500.0)
+        );
+        assert_eq!(
+            value(&s, &GROUP_COUNT, &[(GROUP, "db"), (STATE, "sleeping")]),
+            Some(3.0),
+            "the group keeps every member"
+        );
+    }
+
+    #[test]
     fn groups_off_is_the_system_counts_alone() {
         let t = Tree::new("off");
         t.process(10, 1, "a", 50, (0, 0), Some(0));

@@ -352,6 +352,29 @@ mod tests {
     }
 
     #[test]
+    fn full_name_template_and_per_process() {
+        let r = rules(
+            "[[group]]\nname = \"svc-{name}\"\ncomm = [\"averyveryverylo\"]\nper_process = true\n\
+             [[group]]\ncomm = [\"b\"]\n",
+        );
+        assert!(needs(&r).cmdline, "{{name}} may need the cmdline");
+        let f = Facts {
+            comm: "averyveryverylo",
+            name: "averyveryverylongname",
+            ..Facts::default()
+        };
+        let (name, rule) = matching_rule(&r, &f).unwrap();
+        assert_eq!(name, "svc-averyveryverylongname");
+        assert!(rule.per_process);
+        let f = Facts {
+            comm: "b",
+            name: "b",
+            ..Facts::default()
+        };
+        assert!(!matching_rule(&r, &f).unwrap().1.per_process, "off by default");
+    }
+
+    #[test]
     fn selectors_all_given_must_match() {
         let r = rules(
             r#"

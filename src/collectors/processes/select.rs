@@ -31,7 +31,11 @@ pub fn select(
             .enumerate()
             .filter_map(|(i, c)| c.cpu_ticks.filter(|&t| t > 0).map(|t| (t, i)));
         top(cpu, n, rank, &mut chosen);
-        let rss = candidates.iter().enumerate().map(|(i, c)| (c.rss, i));
+        let rss = candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.rss > 0)
+            .map(|(i, c)| (c.rss, i));
         top(rss, n, rank, &mut chosen);
         let disk = candidates
             .iter()
