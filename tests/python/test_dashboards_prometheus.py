@@ -49,7 +49,6 @@ timeout = "1s"
 [collectors.processes]
 interval = "1s"
 timeout = "1s"
-top_n = 5                # the dashboards' top-N tables
 """
 # Sensors and battery from a laptop's sysfs, sessions from a utmp: the hardware this host lacks.
 FIXTURE_CONFIG = "\n".join(
@@ -178,7 +177,7 @@ def targets(dashboard):
 
 def substitute(expr, instance):
     return (expr.replace("$__rate_interval", RATE_INTERVAL).replace("$job", "vitals")
-            .replace("$instance", instance).replace("$process_group", ".*"))
+            .replace("$instance", instance).replace("$process_group", ".*").replace("$process_pid", ".*"))
 
 
 def gate_of(expr):
