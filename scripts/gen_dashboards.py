@@ -344,6 +344,93 @@ def processes():
     )
 
 
+# ---------------------------------------------------------------------------- workloads
+def workloads():
+    """Services, containers and pods: the cgroups collector's series, one line per cgroup."""
+    W = S + ',cgroup_path=~"$cgroup"'
+    name = "{{cgroup_path}}"
+
+    def per_cgroup(title, unit, expr, legend=name, **kw):
+        return timeseries(title, unit, q(expr, legend), **kw)
+
+    cgroup = query_variable("cgroup", f"label_values(container_cpu_time_seconds_total{{{S}}}, cgroup_path)",
+                            VariableRefresh.ON_TIME_RANGE_CHANGED, label="cgroup", all_=True)
+    return (
+        Board("vitals-workloads", "vitals / Services, containers and pods",
+              "Per cgroup: CPU, throttling, memory, IO, tasks and pressure of the services, containers and pods of one host",
+              [cgroup])
+        .row("Overview",
+             stat("Cgroups", "none", f"count(count by (cgroup_path) (container_cpu_time_seconds_total{{{W}}}))",
+                  description="Cgroups exported (services, scopes, containers); vitals_cgroups_folded more were left out"),
+             stat("CPU used", "none", f"sum(rate(container_cpu_time_seconds_total{{{W}}}[{R}]))", decimals=2,
+                  description="CPUs' worth of time used by the cgroups together"),
+             stat("Memory used", "bytes", f"sum(container_memory_usage_bytes{{{W}}})"),
+             stat("OOM kills", "none",
+                  f'sum(container_memory_events_total{{{W},container_memory_event="oom_kill"}})',
+                  description="Tasks killed for hitting memory.max, since the cgroups were created"),
+             stat("Host memory pressure", "percentunit",
+                  f'rate(system_pressure_stall_time_seconds_total{{{S},pressure_resource="memory",pressure_kind="some"}}[{R}])',
+                  description="Share of time some task of the host waited for memory (/proc/pressure/memory)"),
+             stat("Host CPU pressure", "percentunit",
+                  f'rate(system_pressure_stall_time_seconds_total{{{S},pressure_resource="cpu",pressure_kind="some"}}[{R}])',
+                  description="Share of time some runnable task of the host waited for a CPU"))
+        .row("CPU",
+             per_cgroup("CPU", "none", f"sum by (cgroup_path) (rate(container_cpu_time_seconds_total{{{W}}}[{R}]))",
+                        description="CPU time per second: 1 is one CPU busy"),
+             per_cgroup("CPU used of the quota", "percentunit",
+                        f"sum by (cgroup_path) (rate(container_cpu_time_seconds_total{{{W}}}[{R}]))"
+                        f" / on (cgroup_path) group_left () max by (cgroup_path) (container_cpu_limit{{{W}}})",
+                        description="CPU used over the quota of cpu.max (only cgroups with a quota)"),
+             per_cgroup("Throttled periods", "percentunit",
+                        f"rate(container_cpu_throttling_throttled_periods_total{{{W}}}[{R}])"
+                        f" / rate(container_cpu_throttling_periods_total{{{W}}}[{R}])", max_=1,
+                        description="Share of the quota's periods in which the cgroup was throttled"),
+             per_cgroup("Throttled time", "s", f"rate(container_cpu_throttling_time_seconds_total{{{W}}}[{R}])",
+                        description="Time per second the cgroup's tasks were held off the CPU by the quota"))
+        .row("Memory",
+             per_cgroup("Working set", "bytes", f"container_memory_working_set_bytes{{{W}}}",
+                        description="memory.current minus inactive_file: what kubectl top and the kubelet's eviction see"),
+             per_cgroup("Working set of the limit", "percentunit",
+                        f"container_memory_working_set_bytes{{{W}}} / container_memory_limit_bytes{{{W}}}", max_=1,
+                        description="Only cgroups with a memory.max; at 1 the next allocation is an OOM kill"),
+             timeseries("Usage by type", "bytes",
+                        *(q(f"container_memory_{kind}_bytes{{{W}}}", f"{name} {kind}")
+                          for kind in ("anon", "file", "kernel", "sock")),
+                        stack=True, description="memory.stat: anonymous, page cache, kernel and socket memory"),
+             per_cgroup("Memory events", "ops", f"rate(container_memory_events_total{{{W}}}[{R}])",
+                        "{{cgroup_path}} {{container_memory_event}}",
+                        description="memory.events per second: high (throttled), max (hit the limit), oom, oom_kill"),
+             per_cgroup("Major page faults", "ops",
+                        f'rate(container_memory_paging_faults_total{{{W},system_paging_fault_type="major"}}[{R}])'),
+             per_cgroup("Swap", "bytes", f"container_memory_swap_usage_bytes{{{W}}}"))
+        .row("IO and tasks",
+             per_cgroup("Disk throughput", "Bps",
+                        f"sum by (cgroup_path, disk_io_direction) (rate(container_disk_io_bytes_total{{{W}}}[{R}]))",
+                        "{{cgroup_path}} {{disk_io_direction}}"),
+             per_cgroup("Disk operations", "iops",
+                        f"sum by (cgroup_path, disk_io_direction) (rate(container_disk_operations_total{{{W}}}[{R}]))",
+                        "{{cgroup_path}} {{disk_io_direction}}"),
+             per_cgroup("Processes", "none", f"container_process_count{{{W}}}"),
+             per_cgroup("Tasks", "none", f"container_task_count{{{W}}}",
+                        description="Threads in the cgroup (pids.current)"))
+        .row("Pressure",
+             *(per_cgroup(f"{res.upper() if res != 'memory' else 'Memory'} pressure", "percentunit",
+                          f'rate(container_pressure_stall_time_seconds_total{{{W},pressure_resource="{res}"}}[{R}])',
+                          "{{cgroup_path}} {{pressure_kind}}", max_=1,
+                          description=f"Share of time some (or all, full) of the cgroup's tasks waited for {res}")
+               for res in ("cpu", "memory", "io")),
+             timeseries("Host pressure", "percentunit",
+                        q(f"rate(system_pressure_stall_time_seconds_total{{{S}}}[{R}])",
+                          "{{pressure_resource}} {{pressure_kind}}"), max_=1,
+                        description="/proc/pressure: the share of time the host's tasks stalled"))
+        .row("Kubernetes pods",
+             table("Pods", "bytes",
+                   f"sum by (k8s_namespace_name, k8s_pod_name, k8s_pod_uid, k8s_pod_qos_class) "
+                   f"(container_memory_working_set_bytes{{{W},k8s_pod_uid!=\"\"}})",
+                   description="Working set per pod: the sum of its containers' (the pause container included)"))
+    )
+
+
 # ---------------------------------------------------------------------------- vitals itself
 def daemon():
     return (
@@ -376,6 +463,7 @@ DASHBOARDS = {
     "vitals-host.json": host,
     "vitals-processes.json": processes,
     "vitals-self.json": daemon,
+    "vitals-workloads.json": workloads,
 }
 
 
