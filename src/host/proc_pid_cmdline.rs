@@ -31,16 +31,14 @@ pub fn basename(arg: &[u8]) -> &[u8] {
     arg.rsplit(|&b| b == b'/').next().unwrap_or(arg)
 }
 
-/// psutil's `name()`: the kernel's command name (`comm`, cut at 15 bytes), or, when it is
-/// that long, the base name of the first argument if it starts with `comm` (a binary called
-/// `averyveryverylongname` is `averyveryverylo` in comm). `cmdline` is the bytes of
-/// `/proc/<pid>/cmdline`, empty when unreadable (psutil then keeps the cut name).
+/// psutil's `name()`: the comm, unless it is 15 bytes or longer (the kernel cut it) and the
+/// basename of the first argument starts with it: then that basename, the full name.
 pub fn full_name<'a>(comm: &'a [u8], cmdline: &'a [u8]) -> &'a [u8] {
     if comm.len() < 15 {
         return comm;
     }
     match args(cmdline).next().map(basename) {
-        Some(name) if name.starts_with(comm) => name,
+        Some(base) if base.starts_with(comm) => base,
         _ => comm,
     }
 }
@@ -51,6 +49,18 @@ mod tests {
 
     fn split(data: &[u8]) -> Vec<&[u8]> {
         args(data).collect()
+    }
+
+    #[test]
+    fn full_name_like_psutil() {
+        let comm = b"averyveryverylo";
+        assert_eq!(
+            full_name(comm, b"/opt/averyveryverylongname\0-x\0"),
+            b"averyveryverylongname"
+        );
+        assert_eq!(full_name(comm, b"/opt/other\0"), comm, "no common prefix");
+        assert_eq!(full_name(comm, b""), comm, "no cmdline: a zombie");
+        assert_eq!(full_name(b"short", b"/bin/shortened\0"), b"short");
     }
 
     #[test]

@@ -20,7 +20,7 @@ import pytest
 from conftest import BIN, REPO, parse_exposition
 
 FIXTURES = REPO / "tests" / "fixtures"
-TREES = ["sensors-laptop", "sensors-server", "sensors-amd-desktop", "sensors-rpi"]
+TREES = ["sensors-laptop", "sensors-server", "sensors-amd-desktop", "sensors-rpi", "sensors-router"]
 
 PSUTIL_SENSORS = r"""
 import json, psutil

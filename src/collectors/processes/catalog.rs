@@ -14,6 +14,23 @@ pub(super) const COMMAND: &str = "process.command";
 pub(super) const OWNER: &str = "process.owner";
 pub(super) const COMMAND_LINE: &str = "process.command_line";
 pub(super) const FILE: &str = "file";
+pub(super) const PPID: &str = "process.parent_pid";
+pub(super) const EXE_NAME: &str = "process.executable.name";
+pub(super) const EXE_PATH: &str = "process.executable.path";
+pub(super) const REAL_UID: &str = "process.real_user.id";
+pub(super) const UID: &str = "process.user.id";
+pub(super) const SAVED_UID: &str = "process.saved_user.id";
+pub(super) const REAL_GID: &str = "process.real_group.id";
+pub(super) const GID: &str = "process.group.id";
+pub(super) const SAVED_GID: &str = "process.saved_group.id";
+pub(super) const TERMINAL: &str = "process.terminal";
+pub(super) const RESOURCE: &str = "process.rlimit.resource";
+pub(super) const LIMIT_KIND: &str = "process.rlimit.kind";
+pub(super) const IOPRIO_CLASS: &str = "process.io_priority.class";
+pub(super) const THREAD_ID: &str = "thread.id";
+pub(super) const THREAD_NAME: &str = "thread.name";
+pub(super) const ENV_NAME: &str = "process.environment_variable.name";
+pub(super) const ENV_VALUE: &str = "process.environment_variable.value";
 
 pub static COUNT: MetricDesc = MetricDesc {
     name: "system.process.count",
@@ -235,11 +252,31 @@ pub static OLDEST_START: MetricDesc = MetricDesc {
     extension: true,
 };
 
+pub static IO_OPERATIONS: MetricDesc = MetricDesc {
+    name: "process.io.operations",
+    unit: "{operation}",
+    instrument: Instrument::Counter,
+    help: "Read and write syscalls of the group's processes (syscr, syscw of /proc/<pid>/io) since vitals first saw them, as process_io_bytes_total",
+    attributes: &[GROUP, DIRECTION],
+    source: "sum of increments of io_counters().read_count, .write_count",
+    extension: true,
+};
+
+pub static STARTED: MetricDesc = MetricDesc {
+    name: "process.started",
+    unit: "{process}",
+    instrument: Instrument::Counter,
+    help: "Processes born into the group since vitals started (first seen with a start time after vitals' first tick): restarts of a worker in a pool and fork rates show in its rate()",
+    attributes: &[GROUP],
+    source: "count of new (pid, create_time()) identities in the group",
+    extension: true,
+};
+
 pub static TOP_CPU: MetricDesc = MetricDesc {
     name: "process.top.cpu.utilization",
     unit: "1",
     instrument: Instrument::Gauge,
-    help: "Share of all CPUs over the last interval of each of the top_n processes highest in CPU and the top_n highest in RSS (at most 2 x top_n series; psutil's cpu_percent() = this x cpu_count() x 100). A name of its own, so that sums over process_* group metrics never count a process twice",
+    help: "Share of all CPUs over the last interval of each of the top_n processes highest in CPU, the top_n highest in RSS and the top_n highest in disk I/O (at most 3 x top_n series; psutil's cpu_percent() = this x cpu_count() x 100). A name of its own, so that sums over process_* group metrics never count a process twice",
     attributes: &[PID, COMMAND, OWNER, GROUP, COMMAND_LINE],
     source: "p.cpu_percent() / cpu_count() / 100",
     extension: true,
@@ -249,9 +286,319 @@ pub static TOP_MEMORY: MetricDesc = MetricDesc {
     name: "process.top.memory.usage",
     unit: "By",
     instrument: Instrument::UpDownCounter,
-    help: "RSS of each process of process_top_cpu_utilization_ratio (the top_n by CPU and the top_n by RSS); process_command_line only with top_cmdline = true",
+    help: "RSS of each process of process_top_cpu_utilization_ratio (the top_n by CPU, by RSS and by disk I/O); process_command_line only with top_cmdline = true",
     attributes: &[PID, COMMAND, OWNER, GROUP, COMMAND_LINE],
     source: "p.memory_info().rss",
+    extension: true,
+};
+
+pub static DETAIL_INFO: MetricDesc = MetricDesc {
+    name: "process.detail.info",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "One series per process that has per-process series (the top_n by CPU, by RSS and by disk I/O, then the processes of per_process = true groups; max_processes in all), value 1: pid, ppid, name() (the full name where the kernel cut comm at 15 bytes), exe (ending in ' (deleted)' when the binary was deleted since: psutil strips that suffix), username() of the real uid, uids() and gids() (real, effective, saved), terminal() (empty: none), status(); process_command_line only with top_cmdline = true",
+    attributes: &[PID, PPID, EXE_NAME, EXE_PATH, OWNER, REAL_UID, UID, SAVED_UID, REAL_GID, GID, SAVED_GID, TERMINAL, STATE, GROUP, COMMAND_LINE],
+    source: "p.pid, p.ppid(), p.name(), p.exe(), p.username(), p.uids(), p.gids(), p.terminal(), p.status(), p.cmdline()",
+    extension: true,
+};
+
+pub static DETAIL_START: MetricDesc = MetricDesc {
+    name: "process.detail.start_time",
+    unit: "s",
+    instrument: Instrument::Gauge,
+    help: "create_time() of each per-process process: Unix seconds (boot time + start ticks / CLK_TCK)",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.create_time()",
+    extension: true,
+};
+
+pub static DETAIL_STATE: MetricDesc = MetricDesc {
+    name: "process.detail.state",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "status() of each per-process process as a label, value 1 (count by process_state)",
+    attributes: &[PID, EXE_NAME, GROUP, STATE],
+    source: "p.status()",
+    extension: true,
+};
+
+pub static DETAIL_CPU_TIME: MetricDesc = MetricDesc {
+    name: "process.detail.cpu.time",
+    unit: "s",
+    instrument: Instrument::Counter,
+    help: "cpu_times() of each per-process process as the kernel counts them (since the process started, not since vitals did): user, system, children_user and children_system (waited-for children), iowait (delayacct_blkio_ticks: 0 unless the kernel accounts delays)",
+    attributes: &[PID, EXE_NAME, GROUP, MODE],
+    source: "p.cpu_times()",
+    extension: true,
+};
+
+pub static DETAIL_CPU_UTILIZATION: MetricDesc = MetricDesc {
+    name: "process.detail.cpu.utilization",
+    unit: "1",
+    instrument: Instrument::Gauge,
+    help: "Share of all CPUs the process used over the last interval (user + system); psutil's cpu_percent() = this x cpu_count() x 100",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.cpu_percent() / cpu_count() / 100",
+    extension: true,
+};
+
+pub static DETAIL_CPU_NUMBER: MetricDesc = MetricDesc {
+    name: "process.detail.cpu.number",
+    unit: "{cpu}",
+    instrument: Instrument::Gauge,
+    help: "cpu_num(): the CPU the process last ran on",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.cpu_num()",
+    extension: true,
+};
+
+pub static DETAIL_CPU_AFFINITY: MetricDesc = MetricDesc {
+    name: "process.detail.cpu.affinity",
+    unit: "{cpu}",
+    instrument: Instrument::Gauge,
+    help: "len(cpu_affinity()): the CPUs the process may run on (Cpus_allowed_list of /proc/<pid>/status)",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "len(p.cpu_affinity())",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_USAGE: MetricDesc = MetricDesc {
+    name: "process.detail.memory.usage",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "memory_info().rss: resident set size (VmRSS, exact)",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_info().rss",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_VIRTUAL: MetricDesc = MetricDesc {
+    name: "process.detail.memory.virtual",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "memory_info().vms: virtual memory size",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_info().vms",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_SHARED: MetricDesc = MetricDesc {
+    name: "process.detail.memory.shared",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "memory_info().shared: resident file-backed and shared pages (statm shared)",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_info().shared",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_TEXT: MetricDesc = MetricDesc {
+    name: "process.detail.memory.text",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "memory_info().text: program code (statm text)",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_info().text",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_LIB: MetricDesc = MetricDesc {
+    name: "process.detail.memory.lib",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "memory_info().lib: always 0 since Linux 2.6 (statm lib), kept for parity",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_info().lib",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_DATA: MetricDesc = MetricDesc {
+    name: "process.detail.memory.data",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "memory_info().data: data and stack (statm data)",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_info().data",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_DIRTY: MetricDesc = MetricDesc {
+    name: "process.detail.memory.dirty",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "memory_info().dirty: always 0 since Linux 2.6 (statm dt), kept for parity",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_info().dirty",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_SWAP: MetricDesc = MetricDesc {
+    name: "process.detail.memory.swap",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "Swapped-out memory (VmSwap of /proc/<pid>/status; psutil's memory_full_info().swap sums the Swap lines of smaps, the same pages)",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_full_info().swap",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_USS: MetricDesc = MetricDesc {
+    name: "process.detail.memory.uss",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "memory_full_info().uss: memory freed if the process exited (Private_* of smaps_rollup). Only with smaps = true",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_full_info().uss",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_PSS: MetricDesc = MetricDesc {
+    name: "process.detail.memory.pss",
+    unit: "By",
+    instrument: Instrument::UpDownCounter,
+    help: "memory_full_info().pss (Pss of smaps_rollup). Only with smaps = true",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_full_info().pss",
+    extension: true,
+};
+
+pub static DETAIL_MEMORY_UTILIZATION: MetricDesc = MetricDesc {
+    name: "process.detail.memory.utilization",
+    unit: "1",
+    instrument: Instrument::Gauge,
+    help: "memory_percent() / 100: RSS over MemTotal",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.memory_percent() / 100",
+    extension: true,
+};
+
+pub static DETAIL_DISK_IO: MetricDesc = MetricDesc {
+    name: "process.detail.disk.io",
+    unit: "By",
+    instrument: Instrument::Counter,
+    help: "io_counters().read_bytes, .write_bytes: bytes the process made storage read, and wrote or dirtied in the page cache",
+    attributes: &[PID, EXE_NAME, GROUP, DIRECTION],
+    source: "p.io_counters().read_bytes, .write_bytes",
+    extension: true,
+};
+
+pub static DETAIL_IO: MetricDesc = MetricDesc {
+    name: "process.detail.io",
+    unit: "By",
+    instrument: Instrument::Counter,
+    help: "io_counters().read_chars, .write_chars: bytes passed to read and write syscalls (rchar, wchar)",
+    attributes: &[PID, EXE_NAME, GROUP, DIRECTION],
+    source: "p.io_counters().read_chars, .write_chars",
+    extension: true,
+};
+
+pub static DETAIL_IO_OPERATIONS: MetricDesc = MetricDesc {
+    name: "process.detail.io.operations",
+    unit: "{operation}",
+    instrument: Instrument::Counter,
+    help: "io_counters().read_count, .write_count: read and write syscalls (syscr, syscw)",
+    attributes: &[PID, EXE_NAME, GROUP, DIRECTION],
+    source: "p.io_counters().read_count, .write_count",
+    extension: true,
+};
+
+pub static DETAIL_CONTEXT_SWITCHES: MetricDesc = MetricDesc {
+    name: "process.detail.context_switches",
+    unit: "{context_switch}",
+    instrument: Instrument::Counter,
+    help: "num_ctx_switches(): the main thread's voluntary and involuntary switches, as psutil counts them",
+    attributes: &[PID, EXE_NAME, GROUP, SWITCH],
+    source: "p.num_ctx_switches()",
+    extension: true,
+};
+
+pub static DETAIL_FD_COUNT: MetricDesc = MetricDesc {
+    name: "process.detail.unix.file_descriptor.count",
+    unit: "{file_descriptor}",
+    instrument: Instrument::UpDownCounter,
+    help: "num_fds(): open descriptors",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.num_fds()",
+    extension: true,
+};
+
+pub static DETAIL_OPEN_FILES: MetricDesc = MetricDesc {
+    name: "process.detail.open_file.count",
+    unit: "{file}",
+    instrument: Instrument::UpDownCounter,
+    help: "len(open_files()): descriptors on regular files by psutil's rule (an absolute path that is a regular file: deleted files and memfds do not count)",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "len(p.open_files())",
+    extension: true,
+};
+
+pub static DETAIL_THREAD_COUNT: MetricDesc = MetricDesc {
+    name: "process.detail.thread.count",
+    unit: "{thread}",
+    instrument: Instrument::UpDownCounter,
+    help: "num_threads()",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.num_threads()",
+    extension: true,
+};
+
+pub static DETAIL_RLIMIT: MetricDesc = MetricDesc {
+    name: "process.detail.rlimit",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "rlimit() of every resource (psutil's names: cpu, fsize, data, stack, core, rss, nproc, nofile, memlock, as, locks, sigpending, msgqueue, nice, rtprio, rttime), soft and hard, in the resource's own unit (seconds, bytes, count, microseconds); -1 is unlimited, psutil's RLIM_INFINITY",
+    attributes: &[PID, EXE_NAME, GROUP, RESOURCE, LIMIT_KIND],
+    source: "p.rlimit(psutil.RLIMIT_*)",
+    extension: true,
+};
+
+pub static DETAIL_NICE: MetricDesc = MetricDesc {
+    name: "process.detail.nice",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "nice(): -20 (first) to 19 (last)",
+    attributes: &[PID, EXE_NAME, GROUP],
+    source: "p.nice()",
+    extension: true,
+};
+
+pub static DETAIL_IO_PRIORITY: MetricDesc = MetricDesc {
+    name: "process.detail.io_priority",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "ionice(): the value (0-7; 0 for the none and idle classes) with the class (none, rt, be, idle) as a label; from ioprio_get(2), so absent when vitals reads another pid namespace's /proc",
+    attributes: &[PID, EXE_NAME, GROUP, IOPRIO_CLASS],
+    source: "p.ionice()",
+    extension: true,
+};
+
+pub static DETAIL_THREAD_CPU_TIME: MetricDesc = MetricDesc {
+    name: "process.detail.thread.cpu.time",
+    unit: "s",
+    instrument: Instrument::Counter,
+    help: "threads(): user and system CPU of the top_threads threads of each per-process process highest in total CPU, with the thread id and name (the thread's comm)",
+    attributes: &[PID, EXE_NAME, GROUP, THREAD_ID, THREAD_NAME, MODE],
+    source: "p.threads() (id, user_time, system_time)",
+    extension: true,
+};
+
+pub static DETAIL_ENVIRON: MetricDesc = MetricDesc {
+    name: "process.detail.environment_variable.info",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "environ(): the variables named in environ (empty by default: environments hold secrets), value 1, one series per variable a per-process process has; absent when /proc/<pid>/environ is unreadable",
+    attributes: &[PID, EXE_NAME, GROUP, ENV_NAME, ENV_VALUE],
+    source: "p.environ()[name]",
+    extension: true,
+};
+
+pub static DETAIL_FOLDED: MetricDesc = MetricDesc {
+    name: "vitals.process.detail.folded",
+    unit: "{process}",
+    instrument: Instrument::Gauge,
+    help: "Processes of per_process = true groups left without per-process series this tick because max_processes were taken; they count in their group as always",
+    attributes: &[],
+    source: "vitals",
     extension: true,
 };
 
@@ -308,12 +655,45 @@ pub static CATALOG: &[&MetricDesc] = &[
     &CONTEXT_SWITCHES,
     &PAGING_FAULTS,
     &OLDEST_START,
+    &IO_OPERATIONS,
+    &STARTED,
     &TOP_CPU,
     &TOP_MEMORY,
+    &DETAIL_INFO,
+    &DETAIL_START,
+    &DETAIL_STATE,
+    &DETAIL_CPU_TIME,
+    &DETAIL_CPU_UTILIZATION,
+    &DETAIL_CPU_NUMBER,
+    &DETAIL_CPU_AFFINITY,
+    &DETAIL_MEMORY_USAGE,
+    &DETAIL_MEMORY_VIRTUAL,
+    &DETAIL_MEMORY_SHARED,
+    &DETAIL_MEMORY_TEXT,
+    &DETAIL_MEMORY_LIB,
+    &DETAIL_MEMORY_DATA,
+    &DETAIL_MEMORY_DIRTY,
+    &DETAIL_MEMORY_SWAP,
+    &DETAIL_MEMORY_USS,
+    &DETAIL_MEMORY_PSS,
+    &DETAIL_MEMORY_UTILIZATION,
+    &DETAIL_DISK_IO,
+    &DETAIL_IO,
+    &DETAIL_IO_OPERATIONS,
+    &DETAIL_CONTEXT_SWITCHES,
+    &DETAIL_FD_COUNT,
+    &DETAIL_OPEN_FILES,
+    &DETAIL_THREAD_COUNT,
+    &DETAIL_RLIMIT,
+    &DETAIL_NICE,
+    &DETAIL_IO_PRIORITY,
+    &DETAIL_THREAD_CPU_TIME,
+    &DETAIL_ENVIRON,
     &READS_DENIED,
     &SCANNED,
     &FOLDED,
     &super::sockets::GROUP_CONNECTIONS,
     &super::sockets::PROCESS_CONNECTIONS,
     &super::sockets::DENIED,
+    &DETAIL_FOLDED,
 ];

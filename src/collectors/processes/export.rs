@@ -45,23 +45,11 @@ impl ProcessesCollector {
         }
     }
 
-    pub(super) fn export_top(&mut self, tick: &Tick, out: &mut Snapshot) {
-        let n = self.settings.top_n;
-        let candidates = self.table.candidates();
-        let mut chosen = Vec::with_capacity(2 * n);
-        let cpu = candidates
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.cpu_ticks.filter(|&t| t > 0).map(|t| (t, i)));
-        top(cpu, n, &mut self.rank, &mut chosen);
-        let rss = candidates.iter().enumerate().map(|(i, c)| (c.rss, i));
-        top(rss, n, &mut self.rank, &mut chosen);
-        chosen.sort_unstable();
-        chosen.dedup();
-        let chosen: Vec<table::Candidate> = chosen.iter().map(|&i| candidates[i]).collect();
+    /// The `process.top.*` series of the top-N processes this tick's selection chose.
+    pub(super) fn export_top(&mut self, tick: &Tick, chosen: &[table::Candidate], out: &mut Snapshot) {
         self.users
             .refresh(&self.paths.root("etc/passwd"), self.tick);
-        for c in chosen {
+        for &c in chosen {
             let pid = c.pid;
             let Some(info) = self.table.info(pid) else {
                 continue;
@@ -107,22 +95,6 @@ impl ProcessesCollector {
             }
         }
     }
-}
-
-/// Appends to `chosen` the indexes of the `n` highest values, using `rank` as scratch.
-fn top(
-    values: impl Iterator<Item = (u64, usize)>,
-    n: usize,
-    rank: &mut Vec<(u64, usize)>,
-    chosen: &mut Vec<usize>,
-) {
-    rank.clear();
-    rank.extend(values);
-    if rank.len() > n {
-        rank.select_nth_unstable_by(n, |a, b| b.cmp(a));
-        rank.truncate(n);
-    }
-    chosen.extend(rank.iter().map(|&(_, i)| i));
 }
 
 fn export_group(
@@ -194,7 +166,18 @@ fn export_group(
             &[(GROUP, name), (DIRECTION, "write")],
             g.totals.io[3] as f64,
         );
+        out.add(
+            &IO_OPERATIONS,
+            &[(GROUP, name), (DIRECTION, "read")],
+            g.totals.io[4] as f64,
+        );
+        out.add(
+            &IO_OPERATIONS,
+            &[(GROUP, name), (DIRECTION, "write")],
+            g.totals.io[5] as f64,
+        );
     }
+    out.add(&STARTED, &[(GROUP, name)], g.started as f64);
     out.add(&THREAD_COUNT, &[(GROUP, name)], s.threads as f64);
     if let Some(v) = or_empty(s.fds) {
         out.add(&FD_COUNT, &[(GROUP, name)], v as f64);

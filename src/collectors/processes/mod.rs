@@ -17,11 +17,14 @@
 //! `vitals_process_reads_denied_total`, never logged.
 
 mod catalog;
+mod detail;
 mod export;
 pub mod groups;
+mod ioprio;
 mod reader;
 pub mod rules;
 mod scan;
+mod select;
 mod settings;
 mod sockets;
 pub mod table;
@@ -63,6 +66,8 @@ pub struct ProcessesCollector {
     groups: Groups,
     users: Users,
     comm: Vec<u8>,
+    /// psutil's `name()` of the process being matched.
+    name: Vec<u8>,
     argv0: Vec<u8>,
     cmdline: Vec<u8>,
     cgroup: Vec<u8>,
@@ -70,6 +75,11 @@ pub struct ProcessesCollector {
     chain: Vec<u32>,
     order: Vec<u32>,
     rank: Vec<(u64, usize)>,
+    /// Scratch for fd and thread ids.
+    fds: Vec<u32>,
+    /// ioprio_get(2) answers for the pids of `procfs`: it is this process's own pid
+    /// namespace's.
+    ioprio: bool,
     folded: HashSet<u64>,
     denied: [u64; 3],
     /// With `sockets = true`: which process holds which socket.
@@ -88,7 +98,7 @@ impl ProcessesCollector {
             .sockets
             .then(|| sockets::SocketOwners::new(&paths, settings.timeout.0));
         Self {
-            paths,
+            paths: paths.clone(),
             needs: Needs {
                 user: needs.user || settings.top_n > 0,
                 ..needs
@@ -99,6 +109,7 @@ impl ProcessesCollector {
             groups: Groups::new(settings.max_groups),
             users: Users::default(),
             comm: Vec::with_capacity(64),
+            name: Vec::with_capacity(64),
             argv0: Vec::new(),
             cmdline: Vec::new(),
             cgroup: Vec::new(),
@@ -106,6 +117,8 @@ impl ProcessesCollector {
             chain: Vec::new(),
             order: Vec::new(),
             rank: Vec::new(),
+            fds: Vec::new(),
+            ioprio: same_pid_namespace(&paths),
             folded: HashSet::new(),
             denied: [0; 3],
             sockets,
@@ -124,6 +137,16 @@ impl ProcessesCollector {
             Err(e) => out.skip(e.kind(), e.to_string()),
         }
     }
+}
+
+/// True when `procfs` is the live proc of this process's pid namespace (its `self` link is
+/// our pid), so that a pid read there means the same process to a syscall.
+fn same_pid_namespace(paths: &HostPaths) -> bool {
+    paths.procfs_is_live()
+        && std::fs::read_link(paths.proc("self"))
+            .ok()
+            .and_then(|l| l.to_str()?.parse::<u32>().ok())
+            == Some(std::process::id())
 }
 
 impl Collector for ProcessesCollector {
@@ -214,12 +237,26 @@ impl Collector for ProcessesCollector {
         self.limit("sys/kernel/threads-max", &THREAD_LIMIT, out);
         if groups {
             self.export_groups(&tick, out);
+            let (table, groups) = (&self.table, &self.groups);
+            let pinned = |pid| {
+                table
+                    .info(pid)
+                    .and_then(|i| groups.get(i.group))
+                    .is_some_and(|g| g.per_process)
+            };
+            let chosen = select::select(
+                table.candidates(),
+                self.settings.top_n,
+                self.settings.max_processes,
+                pinned,
+                &mut self.rank,
+            );
             if let Some(s) = &self.sockets {
                 s.export_groups(&self.table, &self.groups, out);
             }
-            if self.settings.top_n > 0 {
-                self.export_top(&tick, out);
-            }
+            self.export_top(&tick, &chosen.top, out);
+            self.export_detail(&tick, &chosen.detail, out);
+            out.add(&DETAIL_FOLDED, &[], chosen.folded as f64);
             for (i, file) in DENIED_FILES.iter().enumerate() {
                 if i != DENIED_SMAPS || self.settings.smaps {
                     out.add(&READS_DENIED, &[(FILE, file)], self.denied[i] as f64);
@@ -454,6 +491,54 @@ mod tests {
         assert_eq!(
             value(&s, &GROUP_COUNT, &[(GROUP, "ssh"), (STATE, "sleeping")]),
             Some(4.0)
+        );
+    }
+
+    #[test]
+    fn per_process_groups_top_n_and_max_processes() {
+        let t = Tree::new("detail");
+        t.process(10, 1, "db", 50, (100, 0), Some(10));
+        t.process(11, 10, "db", 60, (5, 0), Some(0));
+        t.process(12, 10, "db", 70, (5, 0), Some(0));
+        t.process(13, 1, "web", 80, (0, 0), Some(0));
+        let settings: Settings = toml::from_str(
+            "top_n = 1\nmax_processes = 3\n[[group]]\nname = \"db\"\ncomm = [\"db\"]\nper_process = true\n",
+        )
+        .unwrap();
+        let mut c = ProcessesCollector::new(HostPaths::under(&t.0), &settings);
+        collect(&mut c);
+        // 13 burns 7 ticks and reads 500 bytes: the top by CPU and by disk I/O.
+        t.process(13, 1, "web", 80, (7, 0), Some(500));
+        let s = collect(&mut c);
+        let pids: Vec<&str> = s
+            .family(DETAIL_INFO.name)
+            .unwrap()
+            .samples
+            .iter()
+            .map(|x| x.labels[0].1.as_str())
+            .collect();
+        assert_eq!(pids, ["10", "11", "13"], "the top first, then pinned by pid");
+        assert_eq!(value(&s, &DETAIL_FOLDED, &[]), Some(1.0), "12 found no room");
+        assert_eq!(
+            value(&s, &TOP_MEMORY, &[(PID, "13")]),
+            Some(0.0),
+            "the top-N names stay"
+        );
+        assert!(value(&s, &TOP_MEMORY, &[(PID, "11")]).is_none(), "pinned is not top");
+        let clk = rustix::param::clock_ticks_per_second() as f64;
+        assert_eq!(
+            value(&s, &DETAIL_CPU_TIME, &[(PID, "10"), (MODE, "user")]),
+            Some(100.0 / clk),
+            "the process's own counter, not vitals' increment"
+        );
+        assert_eq!(
+            value(&s, &DETAIL_DISK_IO, &[(PID, "13"), (DIRECTION, "read")]),
+            Some(500.0)
+        );
+        assert_eq!(
+            value(&s, &GROUP_COUNT, &[(GROUP, "db"), (STATE, "sleeping")]),
+            Some(3.0),
+            "the group keeps every member"
         );
     }
 

@@ -11,7 +11,7 @@ use super::table::{DROPPED, Reading, UNASSIGNED};
 use super::ProcessesCollector;
 use crate::host::bytes::escape;
 use crate::host::proc_pid_cgroup::cgroup_path;
-use crate::host::proc_pid_cmdline::{args, join_into};
+use crate::host::proc_pid_cmdline::{args, full_name, join_into};
 use crate::host::proc_pid_io::parse_pid_io;
 use crate::host::proc_pid_limits::parse_nofile_soft;
 use crate::host::proc_pid_smaps::parse_smaps_rollup;
@@ -23,6 +23,9 @@ pub(super) const DENIED_FILES: [&str; 3] = ["io", "fd", "smaps_rollup"];
 const DENIED_IO: usize = 0;
 const DENIED_FD: usize = 1;
 pub(super) const DENIED_SMAPS: usize = 2;
+
+/// The length at which the kernel cuts a comm: psutil's `name()` then looks at the cmdline.
+pub(super) const COMM_CUT: usize = 15;
 
 /// A process's rlimit is re-read when (pid + tick) is a multiple of this.
 const LIMITS_EVERY: u64 = 12;
@@ -89,7 +92,16 @@ impl ProcessesCollector {
         }
         match self.reader.read(pid, "io") {
             Ok(bytes) => {
-                r.io = parse_pid_io(bytes).map(|i| [i.read_bytes, i.write_bytes, i.rchar, i.wchar])
+                r.io = parse_pid_io(bytes).map(|i| {
+                    [
+                        i.read_bytes,
+                        i.write_bytes,
+                        i.rchar,
+                        i.wchar,
+                        i.syscr.unwrap_or(0),
+                        i.syscw.unwrap_or(0),
+                    ]
+                })
             }
             Err(Failure::Denied) => self.denied[DENIED_IO] += 1,
             Err(Failure::Gone) => {}
@@ -173,13 +185,18 @@ impl ProcessesCollector {
         }
         let (ppid, start, kthread) = (info.ppid, info.start, info.kthread);
         let name = if kthread {
-            Some(KERNEL.to_string())
+            Some((KERNEL.to_string(), false))
         } else {
             self.match_rules(pid)
         };
         let (group, inheritable, folded) = match name {
-            Some(name) => match self.groups.get_or_insert(&name) {
-                Some(id) => (id, true, 0),
+            Some((name, per_process)) => match self.groups.get_or_insert(&name) {
+                Some(id) => {
+                    if let Some(g) = self.groups.get_mut(id) {
+                        g.per_process |= per_process;
+                    }
+                    (id, true, 0)
+                }
                 None => (self.groups.other(), true, fold_hash(&name)),
             },
             None => {
@@ -197,25 +214,31 @@ impl ProcessesCollector {
         self.table.assign(pid, group, inheritable, folded);
     }
 
-    /// The name the rules give `pid` (every process its comm when there are none), reading
-    /// cmdline and cgroup only when a rule needs them.
-    fn match_rules(&mut self, pid: u32) -> Option<String> {
+    /// The name the rules give `pid` (every process psutil's `name()` when there are none)
+    /// and whether its rule asks for per-process series, reading cmdline and cgroup only
+    /// when a rule (or a comm cut at 15 bytes, for `name()`) needs them.
+    fn match_rules(&mut self, pid: u32) -> Option<(String, bool)> {
         let info = self.table.info(pid)?;
-        if self.settings.rules.is_empty() {
-            return Some(escape(info.comm).into_owned());
-        }
         let uid = info.uid;
         self.comm.clear();
         self.comm.extend_from_slice(info.comm);
         self.argv0.clear();
         self.cmdline.clear();
-        if self.needs.cmdline
+        self.name.clear();
+        self.name.extend_from_slice(&self.comm);
+        if (self.needs.cmdline || self.comm.len() >= COMM_CUT)
             && let Ok(bytes) = self.reader.read(pid, "cmdline")
         {
             if let Some(first) = args(bytes).next() {
                 self.argv0.extend_from_slice(first);
             }
             join_into(bytes, &mut self.cmdline);
+            let full = full_name(&self.comm, bytes);
+            self.name.clear();
+            self.name.extend_from_slice(full);
+        }
+        if self.settings.rules.is_empty() {
+            return Some((escape(&self.name).into_owned(), false));
         }
         self.cgroup.clear();
         if self.needs.cgroup
@@ -229,15 +252,17 @@ impl ProcessesCollector {
                 .refresh(&self.paths.root("etc/passwd"), self.tick);
         }
         let comm = escape(&self.comm);
+        let name = escape(&self.name);
         let user = self.users.name(uid);
         let facts = Facts {
             comm: &comm,
+            name: &name,
             argv0: &self.argv0,
             cmdline: &self.cmdline,
             user: &user,
             cgroup: &self.cgroup,
         };
-        rules::group_name(&self.settings.rules, &facts)
+        rules::matching_rule(&self.settings.rules, &facts).map(|(n, r)| (n, r.per_process))
     }
 }
 

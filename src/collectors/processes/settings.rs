@@ -19,7 +19,7 @@ crate::collectors::settings::plain_settings!(
     check = check_settings;
     5,
     5,
-    /// Per-group metrics; false: only the system-wide counts.
+    /// Per-group metrics; false: only the system-wide counts (and no per-process series).
     groups: bool = true,
     /// An unmatched process joins its nearest matched ancestor's group.
     children: bool = true,
@@ -28,9 +28,18 @@ crate::collectors::settings::plain_settings!(
     max_groups: usize = 500,
     /// How long an empty group keeps its series.
     empty_group_ttl: Interval = Interval::secs(600),
-    /// Per-process series for the N processes highest in CPU and the N highest in RSS.
-    top_n: usize = 0,
-    /// Add the command line (at most 256 bytes) to the top-N series.
+    /// Per-process series for the N processes highest in CPU, the N highest in RSS and the
+    /// N highest in disk I/O (at most 3 x N processes; 0: none).
+    top_n: usize = 5,
+    /// Processes with per-process series at most (top-N first, then those of
+    /// `per_process = true` groups); the rest count in their group only.
+    max_processes: usize = 100,
+    /// CPU time of this many busiest threads of each per-process process (0: none).
+    top_threads: usize = 3,
+    /// Environment variables exported per process (names; empty: none, as environments
+    /// hold secrets).
+    environ: Vec<String> = Vec::new(),
+    /// Add the command line (at most 256 bytes) to the top-N and per-process info series.
     top_cmdline: bool = false,
     /// USS and PSS from smaps_rollup (takes each process's mmap lock).
     smaps: bool = false,
@@ -56,10 +65,14 @@ impl Settings {
                 "must be at least 1 (groups = false turns groups off)".into(),
             ));
         }
-        if !self.groups && self.top_n > 0 {
+        if let Some(bad) = self
+            .environ
+            .iter()
+            .find(|n| n.is_empty() || n.contains(['=', '\0']))
+        {
             return Err((
-                "top_n",
-                "the top-N series need groups = true (they carry the process_group label)".into(),
+                "environ",
+                format!("{bad:?} is not a variable name (empty, or holds '=' or NUL)"),
             ));
         }
         if !self.groups && self.sockets {
@@ -92,10 +105,9 @@ mod tests {
         };
         assert_eq!(s.check().unwrap_err().0, "max_groups");
         let s = Settings {
-            groups: false,
-            top_n: 5,
+            environ: vec!["A=B".into()],
             ..Settings::default()
         };
-        assert_eq!(s.check().unwrap_err().0, "top_n");
+        assert_eq!(s.check().unwrap_err().0, "environ");
     }
 }

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use super::groups::{Groups, Member};
+use super::groups::{Groups, IO_FIELDS, Member};
 
 /// The group id of a process that belongs to no group (`unmatched = "drop"`).
 pub const DROPPED: u32 = u32::MAX;
@@ -44,8 +44,8 @@ pub struct Reading {
     pub own: [u64; 4],
     pub child: [u64; 4],
     pub uid: Option<u32>,
-    /// read_bytes, write_bytes, rchar, wchar.
-    pub io: Option<[u64; 4]>,
+    /// read_bytes, write_bytes, rchar, wchar, syscr, syscw.
+    pub io: Option<[u64; IO_FIELDS]>,
     /// voluntary, involuntary.
     pub ctx: Option<[u64; 2]>,
     pub fd_limit: Option<u64>,
@@ -65,7 +65,7 @@ struct Proc {
     /// The children's counters up to which growth has been credited.
     child: [u64; 4],
     child_now: [u64; 4],
-    io: [u64; 4],
+    io: [u64; IO_FIELDS],
     ctx: [u64; 2],
     fd_limit: u64,
     /// Hash of the name this process would have had, when `max_groups` folded it.
@@ -90,12 +90,14 @@ pub struct Fresh {
     rematch: bool,
 }
 
-/// A process in a group this tick, for top-N: its own CPU ticks in the interval (unknown at
-/// first sight of a process older than vitals' first tick) and RSS.
+/// A process in a group this tick, for top-N: its own CPU ticks and storage bytes (read and
+/// written) in the interval (unknown at first sight of a process older than vitals' first
+/// tick) and RSS.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
     pub pid: u32,
     pub cpu_ticks: Option<u64>,
+    pub disk_bytes: Option<u64>,
     pub rss: u64,
 }
 
@@ -229,8 +231,14 @@ impl Table {
         }
         p.child_now = r.child;
         let newborn = p.flags & NEWBORN != 0;
+        let mut disk_bytes = None;
         if let Some(io) = r.io {
             let first = p.flags & HAS_IO == 0;
+            if !first {
+                disk_bytes = Some(
+                    io[0].saturating_sub(p.io[0]) + io[1].saturating_sub(p.io[1]),
+                );
+            }
             p.flags |= HAS_IO;
             let g = group.as_deref_mut().map(|g| {
                 g.has_io = true;
@@ -265,6 +273,7 @@ impl Table {
             self.candidates.push(Candidate {
                 pid,
                 cpu_ticks: Some(cpu),
+                disk_bytes,
                 rss: r.member.rss,
             });
         }
@@ -352,8 +361,11 @@ impl Table {
             g.has_ctx |= p.flags & HAS_CTX != 0;
             let newborn = p.flags & NEWBORN != 0;
             if newborn {
+                g.started += 1;
                 for k in 0..4 {
                     g.totals.cpu_faults[k] += p.own[k];
+                }
+                for k in 0..IO_FIELDS {
                     g.totals.io[k] += p.io[k];
                 }
                 for k in 0..2 {
@@ -363,6 +375,7 @@ impl Table {
             self.candidates.push(Candidate {
                 pid: f.pid,
                 cpu_ticks: newborn.then(|| p.own[0] + p.own[1]),
+                disk_bytes: newborn.then(|| p.io[0] + p.io[1]),
                 rss: f.member.rss,
             });
         }
@@ -610,19 +623,22 @@ mod tests {
         let mut a = r(5, 1, 0, 0);
         a.io = None;
         w.tick(&[(10, a)]);
-        a.io = Some([10, 20, 30, 40]);
+        a.io = Some([10, 20, 30, 40, 1, 2]);
         w.tick(&[(10, a)]);
         let g = w.groups.get(w.g).unwrap();
         assert_eq!(
-            g.totals.io, [0; 4],
+            g.totals.io, [0; IO_FIELDS],
             "first readable: the base, not the lifetime"
         );
         assert!(g.has_io);
         a.io = None;
         w.tick(&[(10, a)]);
-        a.io = Some([15, 20, 30, 41]);
+        a.io = Some([15, 20, 30, 41, 3, 2]);
         w.tick(&[(10, a)]);
-        assert_eq!(w.groups.get(w.g).unwrap().totals.io, [5, 0, 0, 1]);
+        assert_eq!(
+            w.groups.get(w.g).unwrap().totals.io,
+            [5, 0, 0, 1, 2, 0]
+        );
     }
 
     #[test]
