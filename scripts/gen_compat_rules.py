@@ -267,6 +267,18 @@ def rules():
     add("node_power_supply_capacity",
         relabel("hw_battery_charge_ratio", copy=[("power_supply", "hw_id")]) + " * 100",
         "hw_battery_charge_ratio * 100", "percent")
+
+    # Pressure stall information: node_exporter's pressure collector names some "waiting"
+    # and full "stalled"; it has no cpu full (before 1.9) and only full for irq.
+    for resource, kind, word in [("cpu", "some", "waiting"), ("cpu", "full", "stalled"),
+                                 ("memory", "some", "waiting"), ("memory", "full", "stalled"),
+                                 ("io", "some", "waiting"), ("io", "full", "stalled"),
+                                 ("irq", "full", "stalled")]:
+        selector = (f'system_pressure_stall_time_seconds_total'
+                    f'{{pressure_resource="{resource}",pressure_kind="{kind}"}}')
+        add(f"node_pressure_{resource}_{word}_seconds_total",
+            relabel(selector, drop=["pressure_resource", "pressure_kind"]), selector)
+
     return r
 
 
@@ -321,7 +333,7 @@ def render_doc(rs):
         "",
         "Not covered (vitals has no source for them yet): `node_vmstat_pgfault`, `node_vmstat_pgmajfault`",
         "(and so the mixin's `NodeMemoryMajorPagesFaults` and `instance:node_vmstat_pgmajfault:rate5m`),",
-        "`node_pressure_*`, `node_timex_*`, `node_filefd_*`, `node_nf_conntrack_*`, `node_entropy_*`,",
+        "`node_timex_*`, `node_filefd_*`, `node_nf_conntrack_*`, `node_entropy_*`,",
         "`node_schedstat_*`, `node_softnet_*`, most of `node_netstat_*` and `node_sockstat_*`,",
         "`node_systemd_*`, `node_md_*`, `node_bonding_*`, `node_textfile_*`, the other",
         "`node_memory_*` fields (PageTables, Dirty, HugePages, ...), `node_disk_discard*` and",

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Writes the sysfs fixture trees tests/fixtures/sensors-{laptop,server,amd-desktop,rpi}.
+"""Writes the sysfs fixture trees tests/fixtures/sensors-{laptop,server,amd-desktop,rpi,router}.
 
 Each tree holds what psutil's sensors_temperatures(), sensors_fans() and sensors_battery()
-read: sys/class/hwmon/hwmonN (a directory here, a link into /sys/devices on a real host,
-with its `device` link kept so the device name is there), sys/class/thermal/thermal_zoneN
-and sys/class/power_supply. Names, labels and limits are copied from real machines of each
-kind (ThinkPad with coretemp and thinkpad_acpi, dual-socket Xeon with NVMe drives, Ryzen
-desktop with k10temp, amdgpu and a Nuvoton Super I/O chip, a Raspberry-Pi-like board whose
-thermal driver registers no hwmon device).
+read: sys/class/hwmon/hwmonN, sys/class/thermal/thermal_zoneN and sys/class/power_supply.
+A chip made by `hwmon` is a directory in sys/class/hwmon with its `device` link kept so the
+device name is there; one made by `chip` sits where a real host has it, under its device in
+sys/devices, with sys/class/hwmon/hwmonN a link to it, and a `device` link only when given.
+Names, labels and limits are copied from real machines of each kind (ThinkPad with coretemp
+and thinkpad_acpi, dual-socket Xeon with NVMe drives, Ryzen desktop with k10temp, amdgpu and
+a Nuvoton Super I/O chip, a Raspberry-Pi-like board whose thermal driver registers no hwmon
+device, a Wi-Fi 7 router whose radio registers one chip per band under one device).
 
 tests/python/test_sensors_fixture_oracle.py runs psutil itself on these trees (in a mount
 namespace where the tree is /sys) and compares with `vitals once`.
@@ -36,6 +38,17 @@ def hwmon(base, n, name, device, files):
     write(base, f"{d}/name", name)
     if device:
         link(base, f"{d}/device", f"../../../{device}")
+    for f, v in files.items():
+        write(base, f"{d}/{f}", v)
+
+
+def chip(base, n, name, path, files, device_link=None):
+    """A chip at sys/devices/<path>/hwmonN, as the kernel places it, linked from sys/class/hwmon."""
+    d = f"sys/devices/{path}/hwmon{n}"
+    write(base, f"{d}/name", name)
+    link(base, f"sys/class/hwmon/hwmon{n}", f"../../devices/{path}/hwmon{n}")
+    if device_link:
+        link(base, f"{d}/device", device_link)
     for f, v in files.items():
         write(base, f"{d}/{f}", v)
 
@@ -126,7 +139,9 @@ def amd_desktop(base):
         "temp3_label": "mem", "temp3_input": 50000, "temp3_crit": 105000, "temp3_crit_hyst": -273150,
         "fan1_input": 1130, "fan1_min": 0, "fan1_max": 3300, "fan1_enable": 0, "pwm1": 76,
     })
-    hwmon(base, 3, "nct6798", "nct6775.656", {
+    # The Super I/O chip under its platform device with no `device` link: the device is
+    # taken from the chip's place in the tree (nct6775.656), not its hwmonN number.
+    chip(base, 3, "nct6798", "platform/nct6775.656/hwmon", {
         "temp1_label": "SYSTIN", "temp1_input": 32000, "temp1_max": 80000, "temp1_max_hyst": 75000,
         "temp2_label": "CPUTIN", "temp2_input": 38500, "temp2_max": 80000, "temp2_max_hyst": 75000,
         "fan1_input": 0, "fan2_input": 1045, "fan2_min": 0, "fan2_alarm": 0,
@@ -145,8 +160,28 @@ def rpi(base):
     write(base, "sys/class/thermal/cooling_device0/cur_state", 0)
 
 
+def router(base):
+    # The CPU's thermal zone registers a chip under the zone itself (a class device: no
+    # `hwmon` directory between them).
+    chip(base, 0, "cpu_thermal", "virtual/thermal/thermal_zone0", {"temp1_input": 58200},
+         device_link="../../thermal_zone0")
+    zone(base, 0, "cpu-thermal", 58200, [("critical", 125000), ("active", 60000)])
+    chip(base, 1, "sfp2", "platform/sfp2/hwmon", {
+        "temp1_input": 49613, "temp1_max": 90000, "temp1_crit": 95000, "temp1_min": -40000,
+    }, device_link="../../../sfp2")
+    # A fan whose chip has no `device` link.
+    chip(base, 2, "pwmfan", "platform/pwm-fan/hwmon", {"fan1_input": 2310, "pwm1": 96, "pwm1_enable": 1})
+    # One radio, one chip per band, all under phy0 with `device` written as `../..`.
+    radio = "platform/soc/18000000.wifi/ieee80211/phy0/hwmon"
+    for n, band, temp in [(8, 0, 53000), (9, 1, 61000), (10, 2, 66000)]:
+        chip(base, n, f"mt7996_phy0_{band}", radio,
+             {"temp1_input": temp, "temp1_max": 110000, "temp1_crit": 120000, "pwm1": 0},
+             device_link="../..")
+
+
 if __name__ == "__main__":
-    for name, make in [("laptop", laptop), ("server", server), ("amd-desktop", amd_desktop), ("rpi", rpi)]:
+    for name, make in [("laptop", laptop), ("server", server), ("amd-desktop", amd_desktop), ("rpi", rpi),
+                       ("router", router)]:
         base = ROOT / f"sensors-{name}"
         shutil.rmtree(base, ignore_errors=True)
         make(base)

@@ -41,6 +41,8 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== import cycles (scripts/check_cycles.py)"
+python3 scripts/check_cycles.py src
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
 
 pub use crate::collectors::Collectors;
 use crate::collectors::Context;
@@ -36,6 +37,49 @@ pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
         )));
     }
     String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Where the config comes from: the file (none: the built-in defaults) and the command-line
+/// flags that override its keys. Loaded the same way at start and on every reload.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub procfs: Option<PathBuf>,
+    pub sysfs: Option<PathBuf>,
+    pub rootfs: Option<PathBuf>,
+    pub log_level: Option<LogLevel>,
+    pub log_format: Option<LogFormat>,
+    pub web_config_file: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// The file (or the defaults) with the flags applied.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = Config::load(self.file.as_deref())?;
+        if let Some(v) = self.listen {
+            config.server.listen = v;
+        }
+        if let Some(v) = &self.procfs {
+            config.host.procfs = v.clone();
+        }
+        if let Some(v) = &self.sysfs {
+            config.host.sysfs = v.clone();
+        }
+        if let Some(v) = &self.rootfs {
+            config.host.rootfs = v.clone();
+        }
+        if let Some(v) = self.log_level {
+            config.log.level = v;
+        }
+        if let Some(v) = self.log_format {
+            config.log.format = v;
+        }
+        if let Some(v) = &self.web_config_file {
+            config.server.web_config_file = Some(v.clone());
+        }
+        Ok(config)
+    }
 }
 
 /// Most connections open at once that a config may ask for; each costs a file descriptor.
@@ -300,47 +344,64 @@ fn shorten_lines(message: &str) -> String {
         .join("\n")
 }
 
-/// The dotted name (`collectors.cpu.interval`) of the key written on the line holding byte
-/// `at`, inside the `[table]` above it, for the toml crate's messages, which quote the line
-/// but not the table. None off a `key = value` line or for a key too long to show.
+/// The dotted name (`collectors.cpu.interval`) of the key whose name or value holds byte
+/// `at`, from the toml parser's spans, for the toml crate's messages, which quote the line
+/// but not the table. None outside any key, or for a key too long to show.
 fn key_at(text: &str, at: usize) -> Option<String> {
-    let before = text.get(..at)?;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = text[start..].split('\n').next()?;
-    let key = line.split_once('=')?.0.trim();
-    if key.is_empty() || key.starts_with('[') || key.len() > 200 {
+    fn find(table: &DeTable<'_>, at: usize, path: &mut Vec<String>) -> bool {
+        for (key, value) in table {
+            path.push(key.get_ref().to_string());
+            let found = match value.get_ref() {
+                DeValue::Table(t) if find(t, at, path) => true,
+                DeValue::Table(_) => key.span().contains(&at),
+                _ => key.span().contains(&at) || value.span().contains(&at),
+            };
+            if found {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+    let doc = DeTable::parse(text).ok()?;
+    let mut path = Vec::new();
+    if !find(doc.get_ref(), at, &mut path) || path.last()?.len() > 200 {
         return None;
     }
-    let table = text[..start].lines().rev().find_map(|l| {
-        let header = l.trim_start().strip_prefix('[')?.trim_start_matches('[');
-        Some(header.split(']').next().unwrap_or("").trim())
-    });
-    Some(match table {
-        Some(t) if !t.is_empty() => format!("{t}.{key}"),
-        _ => key.to_string(),
-    })
+    Some(path.join("."))
 }
 
-/// Line and column (1-based) of `key = ...` inside `[table]`, for messages about values
-/// that were valid alone. Falls back to the table header when the key is not written.
+/// Line and column (1-based) of `key = ...` inside `[table]` (dotted), from the toml
+/// parser's spans, for messages about values that were valid alone. Falls back to the
+/// table's header when the key is not written.
 fn locate(text: &str, table: &str, key: &str) -> Option<(usize, usize)> {
-    let mut current = String::new();
+    let doc = DeTable::parse(text).ok()?;
+    let mut current = doc.get_ref();
     let mut header = None;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if let Some(rest) = t.strip_prefix('[') {
-            current = rest.split(']').next().unwrap_or("").trim().to_string();
-            if current == table {
-                header = Some((i + 1, line.len() - t.len() + 1));
-            }
-        } else if current == table
-            && t.split('=').next().map(str::trim) == Some(key)
-            && t.contains('=')
-        {
-            return Some((i + 1, line.len() - t.len() + 1));
-        }
+    for name in table.split('.') {
+        let (_, v) = current.get_key_value(name)?;
+        let DeValue::Table(t) = v.get_ref() else {
+            return None;
+        };
+        // A `[table]` header's span is the header's.
+        header = Some(v.span().start);
+        current = t;
     }
-    header
+    let at = match current.get_key_value(key) {
+        Some((k, _)) => k.span().start,
+        None => header?,
+    };
+    Some(line_column(text, at))
+}
+
+/// 1-based line and column (in characters) of byte `at`.
+fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 #[cfg(test)]
@@ -448,6 +509,22 @@ mod tests {
             "{}",
             &err[..err.len().min(600)]
         );
+    }
+
+    #[test]
+    fn locations_come_from_the_parsers_spans() {
+        let text = "# c\n[collectors.cpu]\n  timeout = \"2s\" # = x\ninterval = \"1s\"\n";
+        assert_eq!(locate(text, "collectors.cpu", "timeout"), Some((3, 3)));
+        assert_eq!(locate(text, "collectors.cpu", "enabled"), Some((2, 1)));
+        assert_eq!(locate(text, "server", "listen"), None);
+        let at = text.find("2s").unwrap();
+        assert_eq!(key_at(text, at).as_deref(), Some("collectors.cpu.timeout"));
+        assert_eq!(key_at(text, 0), None, "a comment");
+        // Inline tables and dotted keys, which no line scan reads right.
+        let text = "collectors = { cpu = { interval = \"1s\" } }\nserver.listen = \"x\"\n";
+        let at = text.find("1s").unwrap();
+        assert_eq!(key_at(text, at).as_deref(), Some("collectors.cpu.interval"));
+        assert_eq!(locate(text, "server", "listen"), Some((2, 8)));
     }
 
     #[test]

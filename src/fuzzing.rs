@@ -41,13 +41,20 @@ pub const TARGETS: &[Target] = &[
     ("host_pid_stat", pid_stat),
     ("host_pid_status", pid_status),
     ("host_pid_cmdline", pid_cmdline),
+    ("host_fd_link", fd_link),
     ("host_passwd", passwd),
+    ("host_cgroup_flat", cgroup_flat),
+    ("host_cgroup_values", cgroup_values),
+    ("host_cgroup_io_stat", cgroup_io_stat),
+    ("host_cgroup_names", cgroup_names),
+    ("host_psi", psi),
     ("process_rules", process_rules),
     ("host_bytes", bytes),
     ("config_toml", config_toml),
     ("web_config", web_config),
     ("http_basic_auth", http_basic_auth),
     ("http_accept", http_accept),
+    ("otlp_queue_file", otlp_queue_file),
 ];
 
 /// Runs the named target on `data`; false when there is no such target.
@@ -85,6 +92,39 @@ fn zoneinfo(data: &[u8]) {
 
 fn vmstat(data: &[u8]) {
     let _ = host::vmstat::parse_vmstat(&text(data));
+}
+
+/// Flat keyed files (`cpu.stat`, `memory.stat`, `memory.events`) and what the cgroups
+/// collector derives from `memory.stat`.
+fn cgroup_flat(data: &[u8]) {
+    let _ = host::cgroup::pick(data, &[b"user_usec", b"system_usec", b"oom_kill"]);
+    let _ = crate::collectors::cgroups::memory_stat(data, Some(u64::MAX), |_, _, _| {});
+}
+
+/// One-value files (`memory.max`, `pids.current`, `cpu.weight`), `cpu.max`, `cgroup.procs`.
+fn cgroup_values(data: &[u8]) {
+    let _ = host::cgroup::parse_limit(data);
+    let _ = host::cgroup::parse_cpu_max(data);
+    host::cgroup::count_lines(data);
+}
+
+fn cgroup_io_stat(data: &[u8]) {
+    let mut lines = Vec::new();
+    let _ = host::cgroup::parse_io_stat(data, &mut lines);
+}
+
+/// A cgroup path's identity, the kubelet's log names and the runtimes' state files.
+fn cgroup_names(data: &[u8]) {
+    let t = text(data);
+    let _ = host::cgroup_names::classify(&t);
+    let _ = host::cgroup_names::parse_pod_log_dir(&t);
+    let _ = host::cgroup_names::parse_container_log(&t);
+    let _ = host::cgroup_names::parse_docker_config(data);
+    let _ = host::cgroup_names::parse_podman_containers(data);
+}
+
+fn psi(data: &[u8]) {
+    let _ = host::psi::parse_pressure(data);
 }
 
 fn loadavg(data: &[u8]) {
@@ -260,6 +300,20 @@ fn pid_status(data: &[u8]) {
     let _ = host::proc_pid_smaps::parse_smaps_rollup(data);
 }
 
+/// The whole input, then each of its lines, as the text of a `/proc/<pid>/fd` link.
+fn fd_link(data: &[u8]) {
+    for link in std::iter::once(data).chain(data.split(|b| *b == b'\n').take(1024)) {
+        if let Some(inode) = host::proc_pid_fd::socket_inode(link) {
+            let canonical = format!("socket:[{inode}]");
+            assert_eq!(
+                host::proc_pid_fd::socket_inode(canonical.as_bytes()),
+                Some(inode),
+                "the inode's own link text gives it back"
+            );
+        }
+    }
+}
+
 /// A process's cmdline (NUL- or space-separated arguments), its cgroup file and its environ
 /// (NUL-separated entries).
 fn pid_cmdline(data: &[u8]) {
@@ -354,4 +408,18 @@ fn http_accept(data: &[u8]) {
         h.insert(header::ACCEPT_ENCODING, v);
         let _ = crate::export::http::negotiate(&h);
     }
+}
+
+/// The OTLP queue file's reader: whatever the bytes, the live requests it finds, written out
+/// again, read back the same with nothing corrupt.
+fn otlp_queue_file(data: &[u8]) {
+    use crate::otlp::queue_file::{request_record, scan};
+    let first = scan(data);
+    let mut again = Vec::new();
+    for r in &first.requests {
+        request_record(r, &mut again);
+    }
+    let second = scan(&again);
+    assert_eq!(second.requests, first.requests);
+    assert_eq!(second.corrupt, 0);
 }

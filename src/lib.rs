@@ -9,6 +9,8 @@ pub mod catalog;
 pub mod collectors;
 pub mod config;
 pub mod counters;
+pub mod daemon;
+pub mod error_kind;
 pub mod export;
 pub mod filter;
 #[doc(hidden)]

@@ -1,5 +1,5 @@
 //! The published state: each running collector's latest snapshot and health, in the
-//! collector table's order. Collectors' tasks write here after every tick; exporters read
+//! order the runner gives (the collector table's). Collectors' tasks write here after every tick; exporters read
 //! consistent copies and never touch the host. Slots come and go as a reload enables and
 //! disables collectors; a rebuilt collector keeps its slot, so its error counters go on.
 
@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::self_metrics;
-use crate::snapshot::{ErrorKind, Snapshot};
+use crate::error_kind::ErrorKind;
+use crate::self_metrics::{self, Health, ReloadStatus};
+use crate::snapshot::Snapshot;
 
 #[derive(Debug, Default)]
 struct SlotState {
@@ -28,6 +29,8 @@ struct SlotState {
 #[derive(Debug)]
 pub struct Slot {
     name: &'static str,
+    /// Where the slot sorts among the others (the collector's place in its table).
+    order: usize,
     interval: Mutex<Duration>,
     state: Mutex<SlotState>,
 }
@@ -46,25 +49,6 @@ impl Slot {
     pub fn name(&self) -> &'static str {
         self.name
     }
-}
-
-/// What the self-metrics report about one collector.
-#[derive(Debug, Clone)]
-pub struct Health {
-    pub name: &'static str,
-    pub up: bool,
-    pub last_duration: Option<Duration>,
-    pub last_success_unix: Option<f64>,
-    pub errors: BTreeMap<ErrorKind, u64>,
-    pub series: usize,
-    pub series_dropped: u64,
-}
-
-/// The outcome of the last config reload, as Prometheus reports its own.
-#[derive(Debug, Clone, Copy)]
-pub struct ReloadStatus {
-    pub successful: bool,
-    pub last_success_unix: f64,
 }
 
 pub struct Registry {
@@ -134,9 +118,10 @@ impl Registry {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// The named collector's slot, created in table order when it has none, with its
-    /// interval brought up to date. A slot that exists keeps its health and snapshot.
-    pub fn slot(&self, name: &'static str, interval: Duration) -> Arc<Slot> {
+    /// The named collector's slot, created when it has none, with its interval brought up to
+    /// date. A slot that exists keeps its health and snapshot. Slots are kept sorted by
+    /// `order` (the runner gives the collector's place in the `collectors!` table).
+    pub fn slot(&self, name: &'static str, order: usize, interval: Duration) -> Arc<Slot> {
         let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
         if let Some(slot) = slots.iter().find(|s| s.name == name) {
             *slot.interval.lock().unwrap_or_else(|e| e.into_inner()) = interval;
@@ -144,12 +129,13 @@ impl Registry {
         }
         let slot = Arc::new(Slot {
             name,
+            order,
             interval: Mutex::new(interval),
             state: Mutex::new(SlotState::default()),
         });
         let at = slots
             .iter()
-            .position(|s| crate::collectors::position(s.name) > crate::collectors::position(name))
+            .position(|s| s.order > order)
             .unwrap_or(slots.len());
         slots.insert(at, slot.clone());
         drop(slots);
@@ -218,9 +204,14 @@ impl Registry {
         *self.reload.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Changes whenever the gathered output may have changed; exporters cache by it.
+    /// Changes whenever the gathered output may have changed; exporters cache by it. It
+    /// covers every source of `gather()`: the slots, the reload status and other parts'
+    /// self-metrics bump `generation`; the HTTP counts move their own, added here (both only
+    /// grow, so their sum changes when either does).
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.generation
+            .load(Ordering::Acquire)
+            .wrapping_add(self.http.changes())
     }
 
     /// Snapshots to serve now: every collector's latest one that is not stale, then the
@@ -319,8 +310,8 @@ mod tests {
     #[test]
     fn ready_after_every_collector_attempted_once() {
         let r = Registry::new(3);
-        let a = r.slot("cpu", Duration::from_secs(1));
-        let b = r.slot("memory", Duration::from_secs(1));
+        let a = r.slot("cpu", 0, Duration::from_secs(1));
+        let b = r.slot("memory", 1, Duration::from_secs(1));
         assert!(!r.ready());
         r.publish(&a, Snapshot::default(), Duration::ZERO);
         assert_eq!(r.pending(), vec!["memory"]);
@@ -332,12 +323,12 @@ mod tests {
     #[test]
     fn slots_keep_table_order_and_health_across_rebuilds() {
         let r = Registry::new(3);
-        r.slot("network", Duration::from_secs(1));
-        let cpu = r.slot("cpu", Duration::from_secs(1));
+        r.slot("network", 9, Duration::from_secs(1));
+        let cpu = r.slot("cpu", 0, Duration::from_secs(1));
         r.fail(&cpu, ErrorKind::Timeout, None);
         let names: Vec<_> = r.slots().iter().map(|s| s.name).collect();
         assert_eq!(names, ["cpu", "network"]);
-        let again = r.slot("cpu", Duration::from_secs(2));
+        let again = r.slot("cpu", 0, Duration::from_secs(2));
         assert!(Arc::ptr_eq(&cpu, &again));
         assert_eq!(again.interval(), Duration::from_secs(2));
         assert_eq!(
@@ -351,7 +342,7 @@ mod tests {
     #[test]
     fn a_failure_keeps_the_last_snapshot_until_stale() {
         let r = Registry::new(3);
-        let slot = r.slot("memory", Duration::from_millis(20));
+        let slot = r.slot("memory", 1, Duration::from_millis(20));
         r.publish(&slot, snapshot(), Duration::ZERO);
         r.fail(&slot, ErrorKind::Timeout, None);
         assert!(has_limit(&r));
@@ -365,7 +356,7 @@ mod tests {
     #[test]
     fn skipped_parts_and_dropped_series_are_counted_apart() {
         let r = Registry::new(3);
-        let slot = r.slot("memory", Duration::from_secs(1));
+        let slot = r.slot("memory", 1, Duration::from_secs(1));
         let mut s = snapshot();
         s.skip(ErrorKind::Read, "reading /proc/vmstat: gone");
         s.drop_series(7);
@@ -377,9 +368,39 @@ mod tests {
     }
 
     #[test]
+    fn every_source_of_gather_moves_the_generation() {
+        let r = Registry::new(3);
+        let slot = r.slot("memory", 1, Duration::from_secs(1));
+        let mut last = r.generation();
+        let mut moved = |what: &str| {
+            let now = r.generation();
+            assert_ne!(now, last, "{what} left the generation as it was");
+            last = now;
+        };
+        r.publish(&slot, snapshot(), Duration::ZERO);
+        moved("a publish");
+        r.fail(&slot, ErrorKind::Read, None);
+        moved("a failure");
+        r.record_reload(false);
+        moved("a reload");
+        r.add_source(Arc::new(|_| {}));
+        moved("a new source");
+        r.touch();
+        moved("a source's change");
+        r.http().opened();
+        moved("an HTTP connection");
+        r.http().closed(self_metrics::CloseReason::Tls);
+        moved("a closed connection");
+        r.http().auth_failed();
+        moved("an auth failure");
+        r.http().ended();
+        moved("a connection's end");
+    }
+
+    #[test]
     fn huge_intervals_do_not_overflow() {
         let r = Registry::new(u32::MAX);
-        let slot = r.slot("memory", Duration::from_secs(u64::MAX / 2));
+        let slot = r.slot("memory", 1, Duration::from_secs(u64::MAX / 2));
         r.publish(&slot, snapshot(), Duration::ZERO);
         assert!(has_limit(&r));
     }

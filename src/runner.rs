@@ -16,8 +16,9 @@ use tracing::{info, warn};
 
 use crate::collectors::{Collector, Collectors, Context, Schedule, Scheduled};
 use crate::config::Config;
+use crate::error_kind::ErrorKind;
 use crate::registry::{Registry, Slot};
-use crate::snapshot::{ErrorKind, Snapshot};
+use crate::snapshot::Snapshot;
 
 /// The result of one collection.
 pub enum Outcome {
@@ -247,7 +248,7 @@ impl Task {
     fn new(s: Scheduled, registry: &Arc<Registry>) -> Task {
         let name = s.collector.name();
         Task {
-            slot: registry.slot(name, s.schedule.interval),
+            slot: registry.slot(name, crate::collectors::position(name), s.schedule.interval),
             schedule: s.schedule,
             log: ProblemLog { name, last: None },
             collector: Arc::new(Mutex::new(s.collector)),
@@ -371,7 +372,7 @@ pub fn once(scheduled: Vec<Scheduled>, stale_after: u32, pause: Duration) -> Reg
     let registry = Registry::new(stale_after);
     for s in scheduled {
         let name = s.collector.name();
-        let slot = registry.slot(name, s.schedule.interval);
+        let slot = registry.slot(name, crate::collectors::position(name), s.schedule.interval);
         let mut log = ProblemLog { name, last: None };
         let mut collector = Some(s.collector);
         if collector.as_ref().is_some_and(|c| c.needs_two_readings())

@@ -1,14 +1,37 @@
-//! `vitals_` metrics about the daemon itself, built from the registry's health records.
+//! `vitals_` metrics about the daemon itself, built from the health records the registry
+//! keeps and the listener's counts.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::catalog::{Instrument, MetricDesc};
-use crate::registry::{Health, ReloadStatus};
-use crate::snapshot::{ErrorKind, Snapshot};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::error_kind::ErrorKind;
+use crate::snapshot::Snapshot;
 
 const COLLECTOR: &str = "collector";
 const KIND: &str = "kind";
 const REASON: &str = "reason";
+
+/// What the self-metrics report about one collector.
+#[derive(Debug, Clone)]
+pub struct Health {
+    pub name: &'static str,
+    pub up: bool,
+    pub last_duration: Option<Duration>,
+    pub last_success_unix: Option<f64>,
+    pub errors: BTreeMap<ErrorKind, u64>,
+    pub series: usize,
+    pub series_dropped: u64,
+}
+
+/// The outcome of the last config reload, as Prometheus reports its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    pub last_success_unix: f64,
+}
 
 pub static DURATION: MetricDesc = MetricDesc {
     name: "vitals.collector.duration",
@@ -166,23 +189,40 @@ pub struct HttpStats {
     open: AtomicI64,
     closed: [AtomicU64; 5],
     auth_failures: AtomicU64,
+    /// Moves on every change of the counts above: part of the registry's generation, so a
+    /// cached `/metrics` body never shows them stale.
+    changes: AtomicU64,
 }
 
 impl HttpStats {
     pub fn opened(&self) {
         self.open.fetch_add(1, Ordering::Relaxed);
+        self.changed();
     }
 
     pub fn ended(&self) {
         self.open.fetch_sub(1, Ordering::Relaxed);
+        self.changed();
     }
 
     pub fn closed(&self, reason: CloseReason) {
         self.closed[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.changed();
     }
 
     pub fn auth_failed(&self) {
         self.auth_failures.fetch_add(1, Ordering::Relaxed);
+        self.changed();
+    }
+
+    /// Release: a reader that sees the new count of changes sees the counts that made it.
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times the counts changed.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     fn add_to(&self, s: &mut Snapshot) {

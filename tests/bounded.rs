@@ -475,3 +475,124 @@ fn a_config_file_that_never_ends_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("larger than 67108864 bytes"), "{err}");
 }
+
+/// A cgroup v2 tree under `dir/sys/fs/cgroup` with `cgroups` (relative paths, bytes) each
+/// holding a cpu.stat.
+fn cgroup_tree(dir: &TempDir, cgroups: &[Vec<u8>]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let top = dir.0.join("sys/fs/cgroup");
+    std::fs::create_dir_all(&top).unwrap();
+    std::fs::write(top.join("cgroup.controllers"), "cpu memory io pids\n").unwrap();
+    for rel in cgroups {
+        let d = top.join(std::ffi::OsStr::from_bytes(rel));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("cpu.stat"),
+            "usage_usec 3\nuser_usec 2\nsystem_usec 1\n",
+        )
+        .unwrap();
+    }
+    dir.0.join("sys")
+}
+
+#[test]
+fn cgroups_nested_200_deep_stop_at_64_levels_and_are_counted() {
+    let dir = TempDir::new("cgroups-deep");
+    let levels: Vec<Vec<u8>> = (1..=200)
+        .map(|n| vec!["x.service"; n].join("/").into_bytes())
+        .collect();
+    let sys = cgroup_tree(&dir, &levels);
+    let (text, _) = once(
+        &dir,
+        &only("cgroups", ""),
+        &[("--sysfs", &sys)],
+        Duration::from_secs(30),
+    );
+    assert_eq!(errors(&text, "cgroups", "parse"), Some(1), "{text}");
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("container_cpu_time_seconds_total{"))
+        .collect();
+    assert_eq!(
+        series.len(),
+        2,
+        "the deepest walked, user and system: {series:?}"
+    );
+    // 64 levels of 10 bytes, cut to 256 bytes with the marker giving the whole length.
+    assert!(series[0].contains("…[640 bytes, "), "{}", series[0]);
+}
+
+#[test]
+fn cgroups_100000_in_the_tree_stop_at_max_walk_in_bounded_time() {
+    // In memory where there is a tmpfs: 100,000 directories on a shared disk take a minute.
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        let d = shm.join(format!(
+            "vitals-bounded-cgroups-100k-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    } else {
+        TempDir::new("cgroups-100k")
+    };
+    let top = dir.0.join("sys/fs/cgroup");
+    for i in 0..100 {
+        for j in 0..1000 {
+            std::fs::create_dir_all(top.join(format!("s{i}.slice/c{j}.service"))).unwrap();
+        }
+    }
+    let sys = cgroup_tree(&dir, &[]);
+    let (text, took) = once(
+        &dir,
+        &only("cgroups", "timeout = \"20s\"\ninterval = \"20s\""),
+        &[("--sysfs", &sys)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(errors(&text, "cgroups", "parse"), Some(1), "{text}");
+    assert_eq!(errors(&text, "cgroups", "timeout"), Some(0), "{text}");
+    // 20,000 directories walked: the root, 20 slices and 19,979 services; 500 exported.
+    assert!(text.contains("\nvitals_cgroups_folded 19479\n"), "{text}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn cgroups_with_a_blocking_cpu_stat_time_out_and_once_exits() {
+    let dir = TempDir::new("cgroups-fifo");
+    let sys = cgroup_tree(&dir, &[b"ok.service".to_vec()]);
+    let fifo_dir = dir.0.join("sys/fs/cgroup/stuck.service");
+    std::fs::create_dir_all(&fifo_dir).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(fifo_dir.join("cpu.stat"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (text, took) = once(
+        &dir,
+        &only("cgroups", "interval = \"1s\"\ntimeout = \"1s\""),
+        &[("--sysfs", &sys)],
+        Duration::from_secs(30),
+    );
+    assert_eq!(errors(&text, "cgroups", "timeout"), Some(1), "{text}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[test]
+fn cgroups_named_in_bytes_that_are_not_utf8_are_escaped() {
+    let dir = TempDir::new("cgroups-non-utf8");
+    let sys = cgroup_tree(&dir, &[b"system.slice/caf\xe9.service".to_vec()]);
+    let (text, _) = once(
+        &dir,
+        &only("cgroups", ""),
+        &[("--sysfs", &sys)],
+        Duration::from_secs(30),
+    );
+    assert!(
+        text.contains(
+            "container_cpu_time_seconds_total{cgroup_path=\"/system.slice/caf\\\\xe9.service\",systemd_unit=\"caf\\\\xe9.service\",systemd_slice=\"system.slice\",cpu_mode=\"user\"} 0.000002\n"
+        ),
+        "{text}"
+    );
+}

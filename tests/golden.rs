@@ -130,6 +130,16 @@ fn sensors_rpi() {
     );
 }
 
+/// A router: three chips under one Wi-Fi device (`phy0/mt7996_phy0_N` ids), chips without a
+/// `device` link or with one written as `../..`.
+#[test]
+fn sensors_router() {
+    compare(
+        once_with("sensors-router", "prometheus", Some("sensors-only.toml")),
+        "sensors-router.prom",
+    );
+}
+
 /// Interface, disk, sensor and power supply names that are not UTF-8, escaped in their
 /// labels (`host::bytes::escape`), in both formats.
 #[test]
@@ -219,4 +229,39 @@ fn processes_rules_and_top() {
         once_with("processes", "openmetrics", Some("processes-rules.toml")),
         "processes-rules.om",
     );
+}
+
+// Services, containers and pods: the cgroup v2 trees of scripts/make_cgroup_fixtures.py,
+// with the cgroups and pressure collectors alone.
+
+fn cgroups(fixture: &str) {
+    compare(
+        once_with(fixture, "prometheus", Some("cgroups-only.toml")),
+        &format!("{fixture}.prom"),
+    );
+}
+
+#[test]
+fn cgroups_systemd_host() {
+    cgroups("cgroups-systemd");
+}
+
+#[test]
+fn cgroups_kubernetes_systemd_driver() {
+    cgroups("cgroups-k8s-systemd");
+}
+
+#[test]
+fn cgroups_kubernetes_cgroupfs_driver_cri_o() {
+    cgroups("cgroups-k8s-cgroupfs");
+}
+
+#[test]
+fn cgroups_docker() {
+    cgroups("cgroups-docker");
+}
+
+#[test]
+fn cgroups_podman() {
+    cgroups("cgroups-podman");
 }

@@ -155,6 +155,8 @@ collectors! {
     network => |ctx, s| network::NetworkCollector::new(ctx.paths.clone(), s),
     interfaces => |ctx, s| interfaces::InterfacesCollector::new(ctx.paths.clone(), s),
     connections => |ctx, s| connections::ConnectionsCollector::new(ctx.paths.clone(), s),
+    pressure => |ctx, _s| pressure::PressureCollector::new(ctx.paths.clone()),
+    cgroups => |ctx, s| cgroups::CgroupsCollector::new(ctx.paths.clone(), s),
 }
 
 /// A collector's place in the table, which orders the registry and the runner's tasks;

@@ -20,7 +20,7 @@ pub static TEMPERATURE: MetricDesc = MetricDesc {
     name: "hw.temperature",
     unit: "Cel",
     instrument: Instrument::Gauge,
-    help: "Temperature of a sensor in degrees Celsius. hw_name is psutil's chip name (the dict key: hwmon name, or thermal zone type), hw_sensor_location psutil's label (empty when the sensor has none), hw_id <device>:<sensor> for hwmon (stable across reboots, unique where labels repeat) or the thermal zone",
+    help: "Temperature of a sensor in degrees Celsius. hw_name is psutil's chip name (the dict key: hwmon name, or thermal zone type), hw_sensor_location psutil's label (empty when the sensor has none), hw_id <device>:<sensor> for hwmon (stable across reboots, unique where labels repeat; <device>/<chip name>:<sensor> where one device has several chips) or the thermal zone",
     attributes: &[HW_ID, HW_NAME, HW_LOCATION],
     source: "sensors_temperatures()[name][i].current",
     extension: false,

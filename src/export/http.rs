@@ -386,7 +386,7 @@ mod tests {
         use crate::collectors::disk;
         use crate::snapshot::Snapshot;
         let registry = Arc::new(Registry::new(3));
-        let slot = registry.slot("disk", Duration::from_secs(60));
+        let slot = registry.slot("disk", 0, Duration::from_secs(60));
         let mut s = Snapshot::default();
         for i in 0..series {
             let name = format!("dev{i}");
@@ -425,6 +425,32 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         let text = body_text(response).await;
         assert!(text.contains("system_disk_io_bytes_total{system_device=\"dev399999\""));
+    }
+
+    #[tokio::test]
+    async fn the_cached_body_shows_the_http_counts_as_they_are() {
+        let registry = Arc::new(Registry::new(3));
+        let app = router(AppState::new(registry.clone(), 4, Duration::from_secs(10)));
+        let scrape = || async {
+            let r = app
+                .clone()
+                .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            body_text(r).await
+        };
+        assert!(
+            scrape()
+                .await
+                .contains("vitals_http_auth_failures_total 0\n")
+        );
+        registry.http().auth_failed();
+        // No collector published in between: only the HTTP counts changed.
+        assert!(
+            scrape()
+                .await
+                .contains("vitals_http_auth_failures_total 1\n")
+        );
     }
 
     fn accept(v: &str) -> HeaderMap {

@@ -18,7 +18,7 @@ use axum::http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use super::auth::BasicAuth;
-use super::tls::Tls;
+use super::tls::{Tls, TlsServerConfig};
 use crate::interval::Interval;
 use crate::shorten::quote;
 
@@ -30,66 +30,6 @@ pub struct WebConfigFile {
     pub http_server_config: HttpServerConfig,
     pub basic_auth_users: BTreeMap<String, String>,
     pub rate_limit: Option<RateLimitConfig>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsServerConfig {
-    /// Inline PEM, in place of `cert_file`.
-    pub cert: Option<String>,
-    /// Inline PEM, in place of `key_file`.
-    pub key: Option<String>,
-    /// Inline PEM, in place of `client_ca_file`.
-    pub client_ca: Option<String>,
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
-    pub client_ca_file: Option<PathBuf>,
-    pub client_auth_type: ClientAuth,
-    pub client_allowed_sans: Vec<String>,
-    pub min_version: Option<TlsVersion>,
-    pub max_version: Option<TlsVersion>,
-    pub cipher_suites: Vec<String>,
-    pub prefer_server_cipher_suites: bool,
-    pub curve_preferences: Vec<String>,
-}
-
-impl Default for TlsServerConfig {
-    fn default() -> Self {
-        Self {
-            cert: None,
-            key: None,
-            client_ca: None,
-            cert_file: None,
-            key_file: None,
-            client_ca_file: None,
-            client_auth_type: ClientAuth::NoClientCert,
-            client_allowed_sans: Vec::new(),
-            min_version: None,
-            max_version: None,
-            cipher_suites: Vec::new(),
-            prefer_server_cipher_suites: true,
-            curve_preferences: Vec::new(),
-        }
-    }
-}
-
-/// Go's `tls.ClientAuthType` names, as the toolkit takes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-pub enum ClientAuth {
-    #[default]
-    NoClientCert,
-    RequestClientCert,
-    RequireAnyClientCert,
-    VerifyClientCertIfGiven,
-    RequireAndVerifyClientCert,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-pub enum TlsVersion {
-    TLS10,
-    TLS11,
-    TLS12,
-    TLS13,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -209,92 +149,6 @@ impl WebConfigFile {
         if let Some(r) = &self.rate_limit {
             r.interval()?;
         }
-        Ok(())
-    }
-}
-
-impl TlsServerConfig {
-    /// The toolkit serves plain HTTP when neither a certificate nor a key is given.
-    pub fn enabled(&self) -> bool {
-        self.cert.is_some()
-            || self.cert_file.is_some()
-            || self.key.is_some()
-            || self.key_file.is_some()
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        let both = |inline: &Option<String>, file: &Option<PathBuf>, name: &str| {
-            if inline.is_some() && file.is_some() {
-                Err(format!(
-                    "tls_server_config: give either {name} or {name}_file, not both"
-                ))
-            } else {
-                Ok(inline.is_some() || file.is_some())
-            }
-        };
-        let cert = both(&self.cert, &self.cert_file, "cert")?;
-        let key = both(&self.key, &self.key_file, "key")?;
-        let ca = both(&self.client_ca, &self.client_ca_file, "client_ca")?;
-        if !cert && !key {
-            return Ok(());
-        }
-        if !cert {
-            return Err("tls_server_config: missing cert_file".into());
-        }
-        if !key {
-            return Err("tls_server_config: missing key_file".into());
-        }
-        match self.client_auth_type {
-            ClientAuth::RequestClientCert | ClientAuth::RequireAnyClientCert => {
-                return Err(format!(
-                    "tls_server_config.client_auth_type: {:?} accepts certificates nobody checks and is not supported; use RequireAndVerifyClientCert (or VerifyClientCertIfGiven)",
-                    self.client_auth_type
-                ));
-            }
-            ClientAuth::VerifyClientCertIfGiven | ClientAuth::RequireAndVerifyClientCert if !ca => {
-                return Err(format!(
-                    "tls_server_config.client_auth_type: {:?} needs client_ca_file",
-                    self.client_auth_type
-                ));
-            }
-            ClientAuth::NoClientCert if ca => {
-                return Err(
-                    "tls_server_config: client_ca_file is set but client_auth_type is NoClientCert: set client_auth_type: RequireAndVerifyClientCert"
-                        .into(),
-                );
-            }
-            _ => {}
-        }
-        if !self.client_allowed_sans.is_empty()
-            && self.client_auth_type != ClientAuth::RequireAndVerifyClientCert
-        {
-            return Err(
-                "tls_server_config.client_allowed_sans needs client_auth_type: RequireAndVerifyClientCert"
-                    .into(),
-            );
-        }
-        for san in &self.client_allowed_sans {
-            if rustls_pki_types::ServerName::try_from(san.as_str()).is_err() {
-                return Err(format!(
-                    "tls_server_config.client_allowed_sans: {} is not a DNS name or IP address (the only SAN kinds vitals matches)",
-                    quote(san)
-                ));
-            }
-        }
-        let min = self.min_version.unwrap_or(TlsVersion::TLS12);
-        let max = self.max_version.unwrap_or(TlsVersion::TLS13);
-        if max < TlsVersion::TLS12 {
-            return Err(format!(
-                "tls_server_config.max_version: {max:?} is not supported: vitals speaks TLS 1.2 and 1.3 only"
-            ));
-        }
-        if min > max {
-            return Err(format!(
-                "tls_server_config: min_version {min:?} is above max_version {max:?}"
-            ));
-        }
-        super::tls::cipher_suites(&self.cipher_suites)?;
-        super::tls::kx_groups(&self.curve_preferences)?;
         Ok(())
     }
 }
@@ -432,6 +286,7 @@ impl RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::tls::{ClientAuth, TlsVersion};
 
     #[test]
     fn empty_and_comment_only_files_are_the_empty_config() {

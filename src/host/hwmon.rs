@@ -17,6 +17,11 @@
 //!   zero: it tests truthiness) limit from the other one: high without critical makes
 //!   critical = high, critical without high makes high = critical ([`psutil_limits`]).
 //!
+//! Each sensor also gets an id psutil does not have, `<chip>:<sensor>` ([`chip_ids`]): the
+//! chip is named by its device (the `device` link resolved, else the device directory the
+//! chip sits in), which survives reboots where `hwmonN` does not, and told apart by its
+//! `name` where one device has several chips.
+//!
 //! Chip names, labels and directory names are bytes, not necessarily UTF-8 (psutil decodes
 //! them with `surrogateescape`); they are kept as bytes here and escaped where they become
 //! labels.
@@ -30,7 +35,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use super::{HostError, HostPaths, list_dir, list_dir_os, read_optional, read_optional_bytes};
 
@@ -41,7 +46,8 @@ pub struct Temperature {
     pub chip: OsString,
     /// psutil's `label`.
     pub label: OsString,
-    /// A stable identifier unique on the host: `<device>:<sensor>`; see [`sensor_id`].
+    /// A stable identifier unique on the host: `<chip>:<sensor>`, the chip named by its
+    /// device; see [`chip_ids`] and [`sensor_id`].
     pub id: OsString,
     pub current: f64,
     pub high: Option<f64>,
@@ -101,18 +107,128 @@ fn hwmon_dirs(paths: &HostPaths) -> Result<Vec<PathBuf>, HostError> {
         .collect())
 }
 
-/// The stable part of a sensor id: the name of the device the hwmon directory belongs to
-/// (`coretemp.0`, `nvme0`, `0000:03:00.0`), which does not move between boots the way
-/// `hwmonN` numbers can; `hwmonN` when there is no `device` link.
-pub fn device_name(hwmon_dir: &Path) -> OsString {
-    std::fs::read_link(hwmon_dir.join("device"))
-        .ok()
-        .and_then(|t| t.file_name().map(OsStr::to_os_string))
-        .or_else(|| hwmon_dir.file_name().map(OsStr::to_os_string))
-        .unwrap_or_default()
+/// The name of the device a chip belongs to (`coretemp.0`, `nvme0`, `0000:03:00.0`, `phy0`),
+/// which does not move between boots the way `hwmonN` numbers can. `chip_dir` is the chip's
+/// directory where it really is (`/sys/class/hwmon/hwmonN` resolved), relative to the sysfs
+/// root; `link` the target of its `device` link. The link is resolved against the chip's
+/// directory, so `../../../nct6775.656` and `../..` (from `phy0/hwmon/hwmon8`) both name the
+/// device. Without a link, a chip under its device (`devices/platform/nct6775.656/hwmon/hwmon3`)
+/// takes that device. `None` for a chip with neither (`devices/virtual/hwmon/hwmonN`).
+pub fn device_of(chip_dir: &Path, link: Option<&Path>) -> Option<OsString> {
+    if let Some(name) = link.and_then(|l| {
+        lexical(&chip_dir.join(l))
+            .file_name()
+            .map(OsStr::to_os_string)
+    }) {
+        return Some(name);
+    }
+    let mut up = chip_dir.parent()?;
+    if up.file_name() == Some(OsStr::new("hwmon")) {
+        up = up.parent()?; // the class's glue directory between a device and its chips
+    }
+    let device = up.file_name()?;
+    let under_devices = up.starts_with("devices") && up != Path::new("devices");
+    (under_devices && device != "virtual").then(|| device.to_os_string())
 }
 
-/// `<device>:<sensor>`, e.g. `coretemp.1:temp3`: unique even where psutil's (chip, label)
+/// `path` with `.` and `dir/..` taken out by name, without following links: sysfs links are
+/// relative, and a fixture's may point nowhere.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// One chip (hwmon directory): its `hwmonN` name and its device ([`device_of`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChipIdentity {
+    pub hwmon: OsString,
+    pub device: Option<OsString>,
+}
+
+/// The id of every chip: its device's name, unique on most hosts. Where several chips share
+/// a device (a Wi-Fi card with one per band: `phy0/hwmon/hwmon{8,9,10}`), each is
+/// `<device>/<name>` with the chip's `name` (`phy0/mt7996_phy0_1`), and where those repeat
+/// too, `<device>/<name>.<k>`, k counting that name's chips in `hwmonN` order. A chip
+/// without a device is `hwmonN`. `name` reads chip i's `name` file (`None` when unreadable:
+/// the chip's `hwmonN` stands in); it is called only for chips of a shared device.
+pub fn chip_ids(
+    chips: &[ChipIdentity],
+    mut name: impl FnMut(usize) -> Option<OsString>,
+) -> Vec<OsString> {
+    let devices: Vec<&OsString> = chips
+        .iter()
+        .map(|c| c.device.as_ref().unwrap_or(&c.hwmon))
+        .collect();
+    let shared = |i: usize| {
+        chips[i].device.is_some() && devices.iter().filter(|d| **d == devices[i]).count() > 1
+    };
+    let names: Vec<Option<OsString>> = (0..chips.len())
+        .map(|i| shared(i).then(|| name(i).unwrap_or_else(|| chips[i].hwmon.clone())))
+        .collect();
+    (0..chips.len())
+        .map(|i| {
+            let mut id = devices[i].clone();
+            let Some(own) = &names[i] else {
+                return id;
+            };
+            id.push("/");
+            id.push(own);
+            let mut twins: Vec<usize> = (0..chips.len())
+                .filter(|&j| devices[j] == devices[i] && names[j].as_ref() == Some(own))
+                .collect();
+            if twins.len() > 1 {
+                twins.sort_by_key(|&j| hwmon_number(&chips[j].hwmon));
+                let k = twins.iter().position(|&j| j == i).unwrap_or_default();
+                id.push(format!(".{k}"));
+            }
+            id
+        })
+        .collect()
+}
+
+/// `hwmon10` sorts after `hwmon9`; a name without a number last.
+fn hwmon_number(hwmon: &OsStr) -> (u64, &OsStr) {
+    let number = hwmon
+        .as_bytes()
+        .strip_prefix(b"hwmon")
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse().ok());
+    (number.unwrap_or(u64::MAX), hwmon)
+}
+
+/// The hwmon directories with their chips' ids.
+fn chips(paths: &HostPaths) -> Result<Vec<(PathBuf, OsString)>, HostError> {
+    let dirs = hwmon_dirs(paths)?;
+    // The chip's real place in the tree: /sys/class/hwmon/hwmonN links into /sys/devices.
+    let root = std::fs::canonicalize(&paths.sysfs).unwrap_or_else(|_| paths.sysfs.clone());
+    let identities: Vec<ChipIdentity> = dirs
+        .iter()
+        .map(|dir| {
+            let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+            let rel = real.strip_prefix(&root).unwrap_or(&real);
+            let link = std::fs::read_link(dir.join("device")).ok();
+            ChipIdentity {
+                hwmon: dir.file_name().map(OsStr::to_os_string).unwrap_or_default(),
+                device: device_of(rel, link.as_deref()),
+            }
+        })
+        .collect();
+    let ids = chip_ids(&identities, |i| {
+        read_name(&dirs[i].join("name")).ok().flatten()
+    });
+    Ok(dirs.into_iter().zip(ids).collect())
+}
+
+/// `<chip>:<sensor>`, e.g. `coretemp.1:temp3`: unique even where psutil's (chip, label)
 /// pairs repeat, as on a two-socket server whose packages both have a `Core 0`.
 pub fn sensor_id(device: &OsStr, sensor: &OsStr) -> OsString {
     let mut id = device.to_os_string();
@@ -149,8 +265,7 @@ fn bases(
 ) -> Result<Vec<(PathBuf, OsString, OsString)>, HostError> {
     let mut direct = Vec::new();
     let mut nested = Vec::new();
-    for dir in hwmon_dirs(paths)? {
-        let device = device_name(&dir);
+    for (dir, device) in chips(paths)? {
         for base in sensor_bases(&list_dir_os(&dir)?, prefix) {
             direct.push((dir.clone(), base, device.clone()));
         }
@@ -366,6 +481,123 @@ mod tests {
         assert_eq!(f.len(), 1);
         // Stripped as psutil strips: the trailing space goes, the Latin-1 byte stays.
         assert_eq!(f[0].label.as_bytes(), b"Pompe \xe0 eau");
+    }
+
+    #[test]
+    fn the_device_is_the_resolved_link_or_the_directory_the_chip_sits_in() {
+        let device = |dir: &str, link: Option<&str>| {
+            device_of(Path::new(dir), link.map(Path::new)).map(|d| d.into_string().unwrap())
+        };
+        let some = |s: &str| Some(s.to_string());
+        // A chip directory in class/hwmon (fixture trees), the link one level up per `..`.
+        assert_eq!(
+            device("class/hwmon/hwmon3", Some("../../../coretemp.0")),
+            some("coretemp.0")
+        );
+        // `../..` from the chip's real place names the device it sits in.
+        let radio = "devices/platform/soc/18000000.wifi/ieee80211/phy0/hwmon/hwmon8";
+        assert_eq!(device(radio, Some("../..")), some("phy0"));
+        assert_eq!(device(radio, Some("./../../")), some("phy0"));
+        // No link: the device the chip sits under, past the class's `hwmon` directory.
+        let nct = "devices/platform/nct6775.656/hwmon/hwmon3";
+        assert_eq!(device(nct, None), some("nct6775.656"));
+        assert_eq!(
+            device("devices/virtual/thermal/thermal_zone0/hwmon0", None),
+            some("thermal_zone0")
+        );
+        // A chip with no device at all, or a directory that is not under devices/.
+        assert_eq!(device("devices/virtual/hwmon/hwmon5", None), None);
+        assert_eq!(device("class/hwmon/hwmon3", None), None);
+        assert_eq!(device("devices/hwmon/hwmon3", None), None);
+        // A link that names nothing falls back to the directory.
+        assert_eq!(device(nct, Some("/")), some("nct6775.656"));
+    }
+
+    #[test]
+    fn chips_of_one_device_are_told_apart_by_name_then_by_number() {
+        let chip = |hwmon: &str, device: Option<&str>| ChipIdentity {
+            hwmon: hwmon.into(),
+            device: device.map(OsString::from),
+        };
+        let chips = [
+            chip("hwmon0", Some("coretemp.0")),
+            chip("hwmon10", Some("phy0")),
+            chip("hwmon11", Some("asus-nb-wmi")),
+            chip("hwmon4", None),
+            chip("hwmon8", Some("phy0")),
+            chip("hwmon9", Some("phy0")),
+            chip("hwmon7", Some("asus-nb-wmi")),
+            chip("hwmon12", Some("asus-nb-wmi")),
+        ];
+        let names = [
+            "coretemp",
+            "mt7996_phy0_2",
+            "asus",
+            "x",
+            "mt7996_phy0_0",
+            "mt7996_phy0_1",
+            "asus",
+            "asus_fan",
+        ];
+        let mut asked = Vec::new();
+        let ids = chip_ids(&chips, |i| {
+            asked.push(i);
+            Some(names[i].into())
+        });
+        assert_eq!(
+            ids,
+            [
+                "coretemp.0",
+                "phy0/mt7996_phy0_2",
+                "asus-nb-wmi/asus.1",
+                "hwmon4",
+                "phy0/mt7996_phy0_0",
+                "phy0/mt7996_phy0_1",
+                "asus-nb-wmi/asus.0",
+                "asus-nb-wmi/asus_fan",
+            ]
+        );
+        // Names are read for the shared devices' chips only.
+        assert_eq!(asked, [1, 2, 4, 5, 6, 7]);
+        // An unreadable name: the chip's hwmonN.
+        let ids = chip_ids(&chips[4..6], |i| (i == 0).then(|| "mt".into()));
+        assert_eq!(ids, ["phy0/mt", "phy0/hwmon9"]);
+    }
+
+    #[test]
+    fn a_radio_with_a_chip_per_band_and_chips_without_device_links() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sensors-router");
+        let paths = HostPaths::under(&root);
+        let temps: Vec<(String, f64)> = temperatures(&paths)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.id.into_string().unwrap(), t.current))
+            .collect();
+        assert_eq!(
+            temps,
+            [
+                ("thermal_zone0:temp1".to_string(), 58.2),
+                ("sfp2:temp1".to_string(), 49.613),
+                ("phy0/mt7996_phy0_2:temp1".to_string(), 66.0),
+                ("phy0/mt7996_phy0_0:temp1".to_string(), 53.0),
+                ("phy0/mt7996_phy0_1:temp1".to_string(), 61.0),
+            ]
+        );
+        assert_eq!(fan_ids(&paths), ["pwm-fan:fan1"]);
+        // The Super I/O chip under devices/platform/nct6775.656/hwmon, with no `device` link.
+        let desktop = root.with_file_name("sensors-amd-desktop");
+        assert_eq!(
+            fan_ids(&HostPaths::under(&desktop)),
+            ["0000:03:00.0:fan1", "nct6775.656:fan1", "nct6775.656:fan2"]
+        );
+    }
+
+    fn fan_ids(paths: &HostPaths) -> Vec<String> {
+        fans(paths)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id.into_string().unwrap())
+            .collect()
     }
 
     #[test]

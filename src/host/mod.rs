@@ -2,6 +2,8 @@
 //! their text, one module per file format. Nothing outside this module names `/proc` or `/sys`.
 
 pub mod bytes;
+pub mod cgroup;
+pub mod cgroup_names;
 pub mod cpu_sysfs;
 pub mod cpuinfo;
 pub mod diskstats;
@@ -18,6 +20,7 @@ pub mod proc_net;
 pub mod proc_pid_cgroup;
 pub mod proc_pid_cmdline;
 pub mod proc_pid_environ;
+pub mod proc_pid_fd;
 pub mod proc_pid_io;
 pub mod proc_pid_limits;
 pub mod proc_pid_smaps;
@@ -25,6 +28,7 @@ pub mod proc_pid_stat;
 pub mod proc_pid_statm;
 pub mod proc_pid_status;
 pub mod proc_stat;
+pub mod psi;
 pub mod sock_diag;
 pub mod taskstats;
 pub mod taskstats_listener;
@@ -99,11 +103,11 @@ pub enum HostError {
 }
 
 impl HostError {
-    pub fn kind(&self) -> crate::snapshot::ErrorKind {
+    pub fn kind(&self) -> crate::error_kind::ErrorKind {
         match self {
-            HostError::Read { .. } => crate::snapshot::ErrorKind::Read,
+            HostError::Read { .. } => crate::error_kind::ErrorKind::Read,
             HostError::Parse { .. } | HostError::TooLarge { .. } => {
-                crate::snapshot::ErrorKind::Parse
+                crate::error_kind::ErrorKind::Parse
             }
         }
     }
@@ -530,7 +534,7 @@ mod tests {
     #[test]
     fn reads_stop_at_the_cap() {
         use super::{HostError, Limit, read_attribute, read_bytes, read_optional};
-        use crate::snapshot::ErrorKind;
+        use crate::error_kind::ErrorKind;
         let dir = std::env::temp_dir().join(format!("vitals-cap-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let cap = Limit::Attribute.bytes() as usize;

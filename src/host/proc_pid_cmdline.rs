@@ -86,4 +86,21 @@ mod tests {
         assert_eq!(basename(b"nginx:"), b"nginx:");
         assert_eq!(basename(b"dir/"), b"");
     }
+
+    #[test]
+    fn full_name_of_kernel_threads_and_rewritten_titles() {
+        let cut = b"averyveryverylo";
+        assert_eq!(
+            full_name(cut, b"/opt/x/averyveryverylongname\0--flag\0"),
+            b"averyveryverylongname"
+        );
+        assert_eq!(full_name(cut, b"/opt/x/other\0"), cut, "not its binary");
+        assert_eq!(full_name(cut, b""), cut, "unreadable or a zombie");
+        assert_eq!(full_name(b"sshd", b"sshd: alice [priv]"), b"sshd");
+        assert_eq!(
+            full_name(b"kworker/0:1-events", b""),
+            b"kworker/0:1-events",
+            "kernel threads have longer comms and no cmdline"
+        );
+    }
 }

@@ -13,10 +13,14 @@
 //! - [`resource`]: who is sending;
 //! - [`encode`]: snapshots to a request, start times and deltas;
 //! - [`transport`]: one request over HTTP or gRPC, and what the answer means;
+//! - [`queue`]: requests waiting for the receiver, bounded, and the order they go in;
+//! - [`queue_file`]: the queue's records on disk;
 //! - [`pusher`]: the loop, retries, self-metrics.
 
 pub mod encode;
 pub mod pusher;
+pub mod queue;
+pub mod queue_file;
 pub mod resource;
 pub mod settings;
 pub mod transport;
@@ -54,5 +58,6 @@ pub fn start(
         started_unix_nano,
         settings.temporality,
     );
+    pusher::lock(&stats.queue()).configure(&settings.queue, crate::snapshot::unix_nanos());
     Pusher::spawn(settings.clone(), transport, encoder, registry, stats)
 }

@@ -30,6 +30,97 @@ pub struct OtlpFile {
     pub tls: TlsFile,
     /// Extra resource attributes, merged over the detected ones.
     pub resource: BTreeMap<String, String>,
+    pub queue: QueueFile,
+}
+
+/// `[otlp.queue]`: the bounds of the queue of requests not yet taken, and its directory.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueFile {
+    /// Bytes the queued requests may take (compressed, framed), in memory and on disk.
+    pub max_bytes: Option<u64>,
+    /// Longest a request may wait; older ones are dropped.
+    pub max_age: Option<Interval>,
+    /// Where the queue is kept across restarts; memory only when unset.
+    pub dir: Option<PathBuf>,
+    /// Requests a second sent from the backlog once the receiver answers again.
+    pub drain_rate: Option<u32>,
+}
+
+/// `[otlp.queue]` in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSettings {
+    pub max_bytes: u64,
+    pub max_age: Duration,
+    pub dir: Option<PathBuf>,
+    pub drain_rate: u32,
+}
+
+impl QueueSettings {
+    /// 4 MiB: at the default catalog a request is ~8.5 KB gzipped, so the default hour at
+    /// 15 s (240 requests, ~2 MiB) fits twice over.
+    pub const DEFAULT_MAX_BYTES: u64 = 4 << 20;
+    pub const MIN_MAX_BYTES: u64 = 4 << 10;
+    pub const MAX_MAX_BYTES: u64 = 1 << 30;
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
+    pub const DEFAULT_DRAIN_RATE: u32 = 10;
+    pub const MAX_DRAIN_RATE: u32 = 1000;
+}
+
+impl Default for QueueSettings {
+    fn default() -> QueueSettings {
+        QueueSettings {
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+            max_age: Self::DEFAULT_MAX_AGE,
+            dir: None,
+            drain_rate: Self::DEFAULT_DRAIN_RATE,
+        }
+    }
+}
+
+fn queue_settings(file: &QueueFile, interval: Duration) -> Result<QueueSettings, Invalid> {
+    let d = QueueSettings::default();
+    let max_bytes = file.max_bytes.unwrap_or(d.max_bytes);
+    if !(QueueSettings::MIN_MAX_BYTES..=QueueSettings::MAX_MAX_BYTES).contains(&max_bytes) {
+        return Err(invalid(
+            "queue.max_bytes",
+            format!(
+                "{max_bytes}: out of range, it must be between {} and {} bytes",
+                QueueSettings::MIN_MAX_BYTES,
+                QueueSettings::MAX_MAX_BYTES
+            ),
+        ));
+    }
+    let max_age = file.max_age.map_or(d.max_age, |a| a.0);
+    if max_age < interval {
+        return Err(invalid(
+            "queue.max_age",
+            format!(
+                "{} is shorter than the interval {}: no request could wait for the next push",
+                Interval(max_age),
+                Interval(interval)
+            ),
+        ));
+    }
+    let drain_rate = file.drain_rate.unwrap_or(d.drain_rate);
+    if !(1..=QueueSettings::MAX_DRAIN_RATE).contains(&drain_rate) {
+        return Err(invalid(
+            "queue.drain_rate",
+            format!(
+                "{drain_rate}: out of range, it must be between 1 and {} requests a second",
+                QueueSettings::MAX_DRAIN_RATE
+            ),
+        ));
+    }
+    if file.dir.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+        return Err(invalid("queue.dir", "an empty path".into()));
+    }
+    Ok(QueueSettings {
+        max_bytes,
+        max_age,
+        dir: file.dir.clone(),
+        drain_rate,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
@@ -85,6 +176,7 @@ pub struct Otlp {
     /// Resource attributes given by the user (file over `OTEL_RESOURCE_ATTRIBUTES`, and
     /// `OTEL_SERVICE_NAME` as `service.name`), merged over the detected ones.
     pub resource: Vec<(String, String)>,
+    pub queue: QueueSettings,
 }
 
 /// Header values are secrets (tokens): never shown.
@@ -111,7 +203,7 @@ impl Otlp {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         format!(
-            "otlp: enabled\n  endpoint = {}\n  protocol = {}\n  interval = {}\n  timeout = {}\n  compression = {}\n  temporality = {}\n  headers = [{}]\n  ca_file = {}\n  cert_file = {}\n  key_file = {}\n  resource = [{}]",
+            "otlp: enabled\n  endpoint = {}\n  protocol = {}\n  interval = {}\n  timeout = {}\n  compression = {}\n  temporality = {}\n  headers = [{}]\n  ca_file = {}\n  cert_file = {}\n  key_file = {}\n  resource = [{}]\n  queue.max_bytes = {}\n  queue.max_age = {}\n  queue.dir = {}\n  queue.drain_rate = {}",
             self.endpoint,
             match self.protocol {
                 Protocol::HttpProtobuf => "http/protobuf",
@@ -132,6 +224,10 @@ impl Otlp {
             show_path(&self.cert_file),
             show_path(&self.key_file),
             resource.join(", "),
+            self.queue.max_bytes,
+            Interval(self.queue.max_age),
+            show_path(&self.queue.dir),
+            self.queue.drain_rate,
         )
     }
 }
@@ -348,9 +444,9 @@ pub fn resolve(file: &OtlpFile, env: &dyn Fn(&str) -> Option<String>) -> Result<
         }
     };
     for (k, v) in &headers {
-        let ok = reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok()
+        let ok = hyper::header::HeaderName::from_bytes(k.as_bytes()).is_ok()
             && !k.is_empty()
-            && reqwest::header::HeaderValue::from_str(v).is_ok();
+            && hyper::header::HeaderValue::from_str(v).is_ok();
         if !ok {
             return Err(invalid(
                 "headers",
@@ -385,6 +481,7 @@ pub fn resolve(file: &OtlpFile, env: &dyn Fn(&str) -> Option<String>) -> Result<
     for (k, v) in &file.resource {
         resource.insert(k.clone(), v.clone());
     }
+    let queue = queue_settings(&file.queue, interval)?;
     Ok(Otlp {
         enabled,
         endpoint,
@@ -398,6 +495,7 @@ pub fn resolve(file: &OtlpFile, env: &dyn Fn(&str) -> Option<String>) -> Result<
         cert_file,
         key_file,
         resource: resource.into_iter().collect(),
+        queue,
     })
 }
 
@@ -418,8 +516,13 @@ fn grpc_uri(e: &str) -> String {
 }
 
 fn check_url(endpoint: &str) -> Result<(), Invalid> {
-    match reqwest::Url::parse(endpoint) {
-        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
+    match endpoint.parse::<hyper::Uri>() {
+        Ok(u)
+            if matches!(u.scheme_str(), Some("http" | "https"))
+                && u.host().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(())
+        }
         Ok(_) => Err(invalid(
             "endpoint",
             format!("{}: expected an http:// or https:// URL", quote(endpoint)),
@@ -571,6 +674,36 @@ mod tests {
             let err = resolve(&file(text), &env_of(env)).unwrap_err();
             assert!(err.message.contains(want), "{text:?} {env:?}: {err:?}");
         }
+    }
+
+    #[test]
+    fn the_queue_table() {
+        let o = resolve(&OtlpFile::default(), &env_of(&[])).unwrap();
+        assert_eq!(o.queue, QueueSettings::default());
+        let o = resolve(
+            &file("[queue]\nmax_bytes = 65536\nmax_age = \"10m\"\ndir = \"/var/lib/vitals/otlp\"\ndrain_rate = 5\n"),
+            &env_of(&[]),
+        )
+        .unwrap();
+        assert_eq!(
+            o.queue,
+            QueueSettings {
+                max_bytes: 65536,
+                max_age: Duration::from_secs(600),
+                dir: Some("/var/lib/vitals/otlp".into()),
+                drain_rate: 5,
+            }
+        );
+        for (text, key) in [
+            ("[queue]\nmax_bytes = 10\n", "queue.max_bytes"),
+            ("[queue]\nmax_age = \"1s\"\n", "queue.max_age"),
+            ("[queue]\ndrain_rate = 0\n", "queue.drain_rate"),
+            ("[queue]\ndir = \"\"\n", "queue.dir"),
+        ] {
+            let err = resolve(&file(text), &env_of(&[])).unwrap_err();
+            assert_eq!(err.key, key, "{text:?}: {err:?}");
+        }
+        assert!(toml::from_str::<OtlpFile>("[queue]\nmax_size = 1\n").is_err());
     }
 
     #[test]

@@ -1,17 +1,32 @@
-//! Sending one request: OTLP/HTTP (protobuf body, reqwest over rustls) or OTLP/gRPC (tonic),
-//! and what the receiver's answer means for a retry. TLS is rustls with the webpki roots plus
-//! an optional CA file, and a client certificate for mTLS.
+//! Sending one request: OTLP/HTTP (a protobuf body over HTTP/1.1) or OTLP/gRPC (tonic's
+//! generated client), both over one hyper client and one connector, and what the receiver's
+//! answer means for a retry. TLS is one rustls client config for both protocols: the webpki
+//! roots plus an optional CA file, and a client certificate for mTLS.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http_body_util::{BodyExt as _, Full};
+use hyper::Uri;
+use hyper::body::Bytes;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use prost::Message as _;
 use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::settings::{Compression, Otlp, Protocol};
 
@@ -66,14 +81,19 @@ pub struct Accepted {
     pub message: String,
 }
 
+/// The OTLP/HTTP user agent, and the gRPC one.
+const USER_AGENT: &str = concat!("vitals/", env!("CARGO_PKG_VERSION"));
+
 pub enum Transport {
     Http {
-        client: reqwest::Client,
-        url: String,
+        client: Client<Connector, Full<Bytes>>,
+        url: Uri,
+        /// The configured headers, then the user agent.
+        headers: HeaderMap,
         gzip: bool,
     },
     Grpc {
-        client: MetricsServiceClient<tonic::transport::Channel>,
+        client: MetricsServiceClient<GrpcService>,
         headers: Vec<(tonic::metadata::MetadataKey<tonic::metadata::Ascii>, String)>,
     },
 }
@@ -92,22 +112,28 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// rustls settings for an https endpoint.
-fn tls_config(s: &Otlp) -> Result<rustls::ClientConfig, String> {
+/// The certificates of a PEM file; none is an error, whatever the file is for.
+fn certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = read(path)?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no PEM certificate in it", path.display()));
+    }
+    Ok(certs)
+}
+
+/// The rustls settings of both protocols: the webpki roots and `ca_file`, and the client
+/// certificate for mTLS. `alpn` is what the protocol offers (gRPC needs `h2`).
+fn tls_config(s: &Otlp, alpn: &[&[u8]]) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(ca) = &s.ca_file {
-        let pem = read(ca)?;
-        let mut n = 0;
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| format!("{}: {e}", ca.display()))?;
+        for cert in certificates(ca)? {
             roots
                 .add(cert)
                 .map_err(|e| format!("{}: {e}", ca.display()))?;
-            n += 1;
-        }
-        if n == 0 {
-            return Err(format!("{}: no PEM certificate in it", ca.display()));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -115,75 +141,59 @@ fn tls_config(s: &Otlp) -> Result<rustls::ClientConfig, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots);
-    match (&s.cert_file, &s.key_file) {
+    let mut config = match (&s.cert_file, &s.key_file) {
         (Some(cert), Some(key)) => {
-            let pem = read(cert)?;
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("{}: {e}", cert.display()))?;
+            let chain = certificates(cert)?;
             let key_pem = read(key)?;
             let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
                 .map_err(|e| format!("{}: {e}", key.display()))?;
             builder
                 .with_client_auth_cert(chain, key_der)
-                .map_err(|e| format!("client certificate: {e}"))
+                .map_err(|e| format!("client certificate: {e}"))?
         }
-        _ => Ok(builder.with_no_client_auth()),
-    }
+        _ => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
 }
 
 impl Transport {
     pub fn new(s: &Otlp) -> Result<Transport, String> {
+        let endpoint: Uri = s
+            .endpoint
+            .parse()
+            .map_err(|e| format!("endpoint {}: {e}", s.endpoint))?;
         match s.protocol {
             Protocol::HttpProtobuf => {
-                let mut headers = reqwest::header::HeaderMap::new();
+                let mut headers = HeaderMap::new();
                 for (k, v) in &s.headers {
-                    let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                    let name = HeaderName::from_bytes(k.as_bytes())
                         .map_err(|e| format!("header {k}: {e}"))?;
-                    let mut value = reqwest::header::HeaderValue::from_str(v)
-                        .map_err(|e| format!("header {k}: {e}"))?;
+                    let mut value =
+                        HeaderValue::from_str(v).map_err(|e| format!("header {k}: {e}"))?;
                     value.set_sensitive(true);
                     headers.insert(name, value);
                 }
-                let client = reqwest::Client::builder()
-                    .use_preconfigured_tls(tls_config(s)?)
-                    .default_headers(headers)
-                    .user_agent(concat!("vitals/", env!("CARGO_PKG_VERSION")))
-                    .connect_timeout(s.timeout)
+                headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+                let connector = Connector::new(s, &[])?;
+                let client = Client::builder(TokioExecutor::new())
                     .pool_max_idle_per_host(1)
-                    .build()
-                    .map_err(|e| format!("building the HTTP client: {e}"))?;
+                    .build(connector);
                 Ok(Transport::Http {
                     client,
-                    url: s.endpoint.clone(),
+                    url: endpoint,
+                    headers,
                     gzip: s.compression == Compression::Gzip,
                 })
             }
             Protocol::Grpc => {
-                let mut endpoint = tonic::transport::Endpoint::from_shared(s.endpoint.clone())
-                    .map_err(|e| format!("endpoint {}: {e}", s.endpoint))?
-                    .connect_timeout(s.timeout)
-                    .user_agent(concat!("vitals/", env!("CARGO_PKG_VERSION")))
-                    .map_err(|e| e.to_string())?;
-                if s.endpoint.starts_with("https://") {
-                    let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
-                    if let Some(ca) = &s.ca_file {
-                        tls =
-                            tls.ca_certificate(tonic::transport::Certificate::from_pem(read(ca)?));
-                    }
-                    if let (Some(cert), Some(key)) = (&s.cert_file, &s.key_file) {
-                        tls = tls.identity(tonic::transport::Identity::from_pem(
-                            read(cert)?,
-                            read(key)?,
-                        ));
-                    }
-                    endpoint = endpoint
-                        .tls_config(tls)
-                        .map_err(|e| format!("TLS for {}: {e}", s.endpoint))?;
-                }
-                // Lazy: a receiver that is down at start is retried at each push.
-                let channel = endpoint.connect_lazy();
-                let mut client = MetricsServiceClient::new(channel)
+                let connector = Connector::new(s, &[b"h2"])?;
+                let http = Client::builder(TokioExecutor::new())
+                    .http2_only(true)
+                    .build(connector);
+                // Lazy, like any hyper client: a receiver that is down at start is retried at
+                // each push.
+                let mut client = MetricsServiceClient::with_origin(GrpcService(http), endpoint)
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
                 if s.compression == Compression::Gzip {
                     client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
@@ -208,29 +218,62 @@ impl Transport {
         request: &ExportMetricsServiceRequest,
         within: Duration,
     ) -> Result<Accepted, Failure> {
+        let timeout = |what: &str| Failure {
+            reason: Reason::Timeout,
+            retry_after: None,
+            message: format!("no {what} within {within:?}"),
+        };
         match self {
-            Transport::Http { client, url, gzip } => {
+            Transport::Http {
+                client,
+                url,
+                headers,
+                gzip,
+            } => {
                 let mut body = request.encode_to_vec();
-                let mut call = client
-                    .post(url.as_str())
-                    .timeout(within)
-                    .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf");
-                if *gzip {
-                    body = crate::export::gzip(&body);
-                    call = call.header(reqwest::header::CONTENT_ENCODING, "gzip");
+                let mut call = hyper::Request::post(url.clone());
+                if let Some(h) = call.headers_mut() {
+                    h.clone_from(headers);
+                    h.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/x-protobuf"),
+                    );
+                    if *gzip {
+                        body = crate::export::gzip(&body);
+                        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    }
                 }
-                let response = call.body(body).send().await.map_err(http_failure)?;
-                let status = response.status();
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
-                let bytes = response.bytes().await.map_err(http_failure)?;
+                let call = call
+                    .body(Full::new(Bytes::from(body)))
+                    .map_err(|e| Failure {
+                        reason: Reason::Rejected,
+                        retry_after: None,
+                        message: format!("building the request: {e}"),
+                    })?;
+                // One deadline for connecting, sending and reading the answer.
+                let exchange = async {
+                    let response = client.request(call).await.map_err(http_failure)?;
+                    let (parts, body) = response.into_parts();
+                    let bytes = body
+                        .collect()
+                        .await
+                        .map_err(|e| http_failure_of(&e))?
+                        .to_bytes();
+                    Ok::<_, Failure>((parts, bytes))
+                };
+                let (parts, bytes) = tokio::time::timeout(within, exchange)
+                    .await
+                    .map_err(|_| timeout("answer"))??;
+                let status = parts.status;
                 if status.is_success() {
                     let answer = ExportMetricsServiceResponse::decode(bytes).unwrap_or_default();
                     return Ok(accepted(answer));
                 }
+                let retry_after = parts
+                    .headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
                 let reason = match status.as_u16() {
                     429 | 502 | 503 | 504 => Reason::Unavailable,
                     _ => Reason::Rejected,
@@ -255,17 +298,199 @@ impl Transport {
                 }
                 let answer = tokio::time::timeout(within, client.export(call))
                     .await
-                    .map_err(|_| Failure {
-                        reason: Reason::Timeout,
-                        retry_after: None,
-                        message: format!("no answer within {within:?}"),
-                    })?;
+                    .map_err(|_| timeout("answer"))?;
                 match answer {
                     Ok(response) => Ok(accepted(response.into_inner())),
                     Err(status) => Err(grpc_failure(&status)),
                 }
             }
         }
+    }
+}
+
+/// Opens the connections of both protocols: TCP within the export timeout, then TLS for an
+/// `https` endpoint.
+#[derive(Clone)]
+pub struct Connector {
+    tls: TlsConnector,
+    timeout: Duration,
+}
+
+impl Connector {
+    fn new(s: &Otlp, alpn: &[&[u8]]) -> Result<Connector, String> {
+        Ok(Connector {
+            tls: TlsConnector::from(Arc::new(tls_config(s, alpn)?)),
+            timeout: s.timeout,
+        })
+    }
+
+    async fn connect(self, uri: Uri) -> std::io::Result<TokioIo<Stream>> {
+        use std::io::{Error, ErrorKind};
+        let https = uri.scheme_str() == Some("https");
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no host in the endpoint"))?;
+        // An IPv6 literal comes bracketed.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let within = |e: &'static str| move |_| Error::new(ErrorKind::TimedOut, e);
+        let tcp = tokio::time::timeout(self.timeout, TcpStream::connect((host, port)))
+            .await
+            .map_err(within("connect timed out"))??;
+        tcp.set_nodelay(true)?;
+        if !https {
+            return Ok(TokioIo::new(Stream::Plain(tcp)));
+        }
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{host}: {e}")))?;
+        let tls = tokio::time::timeout(self.timeout, self.tls.connect(name, tcp))
+            .await
+            .map_err(within("TLS handshake timed out"))??;
+        Ok(TokioIo::new(Stream::Tls(Box::new(tls))))
+    }
+}
+
+impl tower::Service<Uri> for Connector {
+    type Response = TokioIo<Stream>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<TokioIo<Stream>>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        Box::pin(self.clone().connect(uri))
+    }
+}
+
+/// A connection to the receiver, in the clear or over TLS.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Connection for Stream {
+    fn connected(&self) -> Connected {
+        match self {
+            Stream::Tls(tls) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                Connected::new().negotiated_h2()
+            }
+            _ => Connected::new(),
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The hyper client as tonic's transport: adds the user agent, and turns a failure to connect
+/// into `UNAVAILABLE` with "connect" in its message, as tonic's own channel does.
+#[derive(Clone)]
+pub struct GrpcService(Client<Connector, tonic::body::Body>);
+
+impl tower::Service<hyper::Request<tonic::body::Body>> for GrpcService {
+    type Response = hyper::Response<hyper::body::Incoming>;
+    type Error = tonic::Status;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, tonic::Status>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), tonic::Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: hyper::Request<tonic::body::Body>) -> Self::Future {
+        request
+            .headers_mut()
+            .insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        let call = self.0.request(request);
+        Box::pin(async move {
+            call.await.map_err(|e| {
+                if e.is_connect() {
+                    tonic::Status::unavailable(chain(&e))
+                } else {
+                    tonic::Status::from_error(Box::new(e))
+                }
+            })
+        })
+    }
+}
+
+/// An error with its causes: hyper's own Display leaves them out ("client error (Connect)").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+/// Whether an error or one of its causes is a timeout (connecting or the TLS handshake).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+fn http_failure(e: hyper_util::client::legacy::Error) -> Failure {
+    http_failure_of(&e)
+}
+
+fn http_failure_of(e: &(dyn std::error::Error + 'static)) -> Failure {
+    Failure {
+        reason: if timed_out(e) {
+            Reason::Timeout
+        } else {
+            Reason::Connect
+        },
+        retry_after: None,
+        message: chain(e),
     }
 }
 
@@ -277,27 +502,6 @@ fn accepted(answer: ExportMetricsServiceResponse) -> Accepted {
             message: p.error_message,
         })
         .unwrap_or_default()
-}
-
-fn http_failure(e: reqwest::Error) -> Failure {
-    let reason = if e.is_timeout() {
-        Reason::Timeout
-    } else {
-        Reason::Connect
-    };
-    // reqwest's Display leaves out the cause ("error sending request"): add the chain.
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    Failure {
-        reason,
-        retry_after: None,
-        message,
-    }
 }
 
 fn grpc_failure(status: &tonic::Status) -> Failure {

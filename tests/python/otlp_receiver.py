@@ -47,6 +47,17 @@ def point_value(p):
     return p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
 
 
+def identity(request):
+    """The push a request came from: the time of the registry's own self-metrics snapshot,
+    made at each gather, so unique per push (ns)."""
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                if m.name == "vitals.otlp.exports":
+                    return points(m)[0].time_unix_nano
+    raise AssertionError("a request without vitals.otlp.exports")
+
+
 def attrs(p):
     return {kv.key: value(kv.value) for kv in p.attributes}
 

@@ -62,10 +62,15 @@ def test_dashboard_rules(path):
             names = set(re.findall(r"\b([a-z_][a-z0-9_]*)\{", expr))
             assert names, expr
             assert names <= known, f"{p['title']}: unknown metric {names - known}"
-    # Panels sit inside the 24-column grid.
+    # Panels sit inside the 24-column grid, none over another.
+    cells = {}
     for p in d["panels"]:
         g = p["gridPos"]
-        assert g["x"] + g["w"] <= 24
+        assert g["x"] + g["w"] <= 24, p["title"]
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                assert (x, y) not in cells, f"{p['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = p["title"]
 
 
 def test_host_dashboard_covers_the_issue_list():

@@ -7,10 +7,15 @@ rules and alerts, rendered by jsonnet from tests/fixtures/node-mixin with
 nodeExporterSelector job="vitals". Then every panel target of every dashboard, variables
 substituted, must return at least one series through the HTTP API, and so must the
 node-mixin's and "Node Exporter Full"'s main queries on the node_* series the compatibility
-rules record. Panels on process and OTLP metrics are checked once the binary's catalog has
+rules record. The host vitals also reads live cgroups the stack creates (a busy loop and a
+sleeper, tests/python/cgroup_support.py); a third vitals reads the Kubernetes node fixture
+tests/fixtures/cgroups-k8s-systemd, for the series of controllers a hybrid host's unified
+hierarchy does not have (memory, io, pids, CPU quota). Panels on process and OTLP metrics are checked once the binary's catalog has
 them (`vitals list-metrics`), and skipped with the reason until then.
 """
 import json
+import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -21,6 +26,7 @@ import urllib.request
 import pytest
 import yaml
 
+from cgroup_support import LiveCgroups
 from conftest import BIN, REPO, Daemon
 
 pytestmark = pytest.mark.skipif(
@@ -49,8 +55,23 @@ timeout = "1s"
 [collectors.processes]
 interval = "1s"
 timeout = "1s"
-top_n = 5                # the dashboards' top-N tables
+[collectors.cgroups]
+interval = "1s"
+timeout = "1s"
+[collectors.pressure]
+interval = "1s"
+timeout = "1s"
 """
+# The Kubernetes node fixture's cgroups, for the workloads dashboard.
+CGROUP_FIXTURE_CONFIG = "\n".join(
+    f"[collectors.{c}]\nenabled = false" for c in
+    ("cpu", "memory", "sensors", "battery", "host", "users", "processes", "filesystem", "disk", "network",
+     "interfaces", "connections")
+) + '\n[collectors.cgroups]\ninterval = "1s"\ntimeout = "1s"\n'
+# cgroup series only the fixture has: the controllers a hybrid host's unified hierarchy lacks.
+CGROUP_FIXTURE_ONLY = re.compile(
+    r"\b(container_memory_\w+|container_disk_\w+|container_cpu_throttling_\w+|container_cpu_limit|container_task_\w+)\b"
+    r"|k8s_pod_uid")
 # Sensors and battery from a laptop's sysfs, sessions from a utmp: the hardware this host lacks.
 FIXTURE_CONFIG = "\n".join(
     f"[collectors.{c}]\nenabled = false" for c in
@@ -87,7 +108,15 @@ class Stack:
         self.receiver = Receiver()
         otlp = (f'[otlp]\nenabled = true\nendpoint = "http://127.0.0.1:{self.receiver.port}"\n'
                 'interval = "1s"\ntimeout = "1s"\n')
+        try:
+            self.cgroups = LiveCgroups(f"vitals-dashboards-{os.getpid()}.slice")
+        except pytest.skip.Exception:
+            self.cgroups = None  # not root: the workload panels' live series are then missing
         self.host = Daemon([], HOST_CONFIG + otlp, tmp / "host")
+        k8s = FIXTURES / "cgroups-k8s-systemd"
+        self.cgroup_fixture = Daemon(["--procfs", str(k8s / "proc"), "--sysfs", str(k8s / "sys"),
+                                      "--rootfs", str(k8s)], CGROUP_FIXTURE_CONFIG, tmp / "cgroups")
+        self.cgroup_fixture_instance = self.cgroup_fixture.base.removeprefix("http://")
         laptop = FIXTURES / "sensors-laptop"
         modern = FIXTURES / "modern"
         self.fixture = Daemon(["--procfs", str(modern / "proc"), "--sysfs", str(laptop / "sys"),
@@ -108,7 +137,7 @@ class Stack:
                            str(REPO / "deploy" / "prometheus" / "vitals.rules.yml"),
                            str(tmp / "node-mixin.rules.json")],
             "scrape_configs": [{"job_name": "vitals", "static_configs": [
-                {"targets": [self.host_instance, self.fixture_instance]}]}],
+                {"targets": [self.host_instance, self.fixture_instance, self.cgroup_fixture_instance]}]}],
         }
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(cfg))
         self.port = free_port()
@@ -116,7 +145,7 @@ class Stack:
             ["prometheus", f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
              f"--web.listen-address=127.0.0.1:{self.port}"],
             stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "w"))
-        self.wait(lambda: self.query('count(up{job="vitals"} == 1) == 2'), 60, "both vitals scraped")
+        self.wait(lambda: self.query('count(up{job="vitals"} == 1) == 3'), 60, "the three vitals scraped")
         # Rates need two samples in the window, recorded rates two evaluations of the rules.
         self.wait(lambda: self.query(f"rate(system_network_io_bytes_total[{RATE_INTERVAL}])")
                   and self.query('instance:node_cpu_utilisation:rate5m{job="vitals"}'), 60,
@@ -147,8 +176,10 @@ class Stack:
     def stop(self):
         self.prom.terminate()
         self.prom.wait(10)
-        for d in (self.host, self.fixture):
+        for d in (self.host, self.fixture, self.cgroup_fixture):
             d.stop()
+        if self.cgroups:
+            self.cgroups.close()
         self.receiver.close()
 
 
@@ -162,7 +193,7 @@ def free_port():
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dashboards")
-    for sub in ("host", "fixture"):
+    for sub in ("host", "fixture", "cgroups"):
         (tmp / sub).mkdir()
     s = Stack(tmp)
     yield s
@@ -178,7 +209,8 @@ def targets(dashboard):
 
 def substitute(expr, instance):
     return (expr.replace("$__rate_interval", RATE_INTERVAL).replace("$job", "vitals")
-            .replace("$instance", instance).replace("$process_group", ".*"))
+            .replace("$instance", instance).replace("$process_group", ".*").replace("$process_pid", ".*")
+            .replace("$cgroup", ".*"))
 
 
 def gate_of(expr):
@@ -187,7 +219,8 @@ def gate_of(expr):
 
 def check_target(stack, title, expr):
     """The target returns a series; None when it does, else what is wrong."""
-    instance = stack.fixture_instance if FIXTURE_ONLY.search(expr) else stack.host_instance
+    instance = (stack.fixture_instance if FIXTURE_ONLY.search(expr) else
+                stack.cgroup_fixture_instance if CGROUP_FIXTURE_ONLY.search(expr) else stack.host_instance)
     # A stat that shows 0 for "none": its own series must be there, unless it counts a
     # failure this healthy host does not have.
     inner = expr.removesuffix(" or vector(0)")
@@ -271,8 +304,11 @@ def test_compat_rules_record_every_series(stack):
         instance = stack.fixture_instance if re.match(r"node_(hwmon|power_supply)", name) else stack.host_instance
         if not stack.query(f'{name}{{job="vitals",instance="{instance}"}}'):
             empty.append(name)
-    # A VM may have no cpufreq policy (min and max); everything else must be there.
+    # A VM may have no cpufreq policy (min and max), a kernel without IRQ time accounting no
+    # /proc/pressure/irq; everything else must be there.
     allowed = {"node_cpu_scaling_frequency_min_hertz", "node_cpu_scaling_frequency_max_hertz"}
+    if not pathlib.Path("/proc/pressure/irq").exists():
+        allowed.add("node_pressure_irq_stalled_seconds_total")
     assert set(empty) <= allowed, empty
 
 

@@ -128,3 +128,20 @@ def test_configmap_config_is_valid_and_excludes_pod_plumbing(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     for needle in ["veth", "cali", "flannel", "cni", "kubelet", "containerd", "/host/proc"]:
         assert needle in text, needle
+
+
+def test_cgroups_collector_reads_the_node_cgroups_and_kubelet_names():
+    """The cgroups collector finds the node's cgroup v2 hierarchy under --sysfs and the
+    kubelet's log directories under --rootfs: both are in read-only host mounts."""
+    objs = {o["kind"]: o for o in render(K8S)}
+    spec = objs["DaemonSet"]["spec"]["template"]["spec"]
+    (c,) = spec["containers"]
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    hostpaths = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v}
+    # /sys/fs/cgroup is under the /sys hostPath (kubelet binds hostPaths recursively) and
+    # /var/log/{pods,containers} under /.
+    assert hostpaths[mounts["/host/sys"]["name"]] == "/sys" and mounts["/host/sys"]["readOnly"]
+    assert hostpaths[mounts["/host/root"]["name"]] == "/" and mounts["/host/root"]["readOnly"]
+    text = objs["ConfigMap"]["data"]["vitals.toml"]
+    assert "[collectors.cgroups]" in text
+    assert "enabled = false" not in text.split("[collectors.cgroups]")[1].split("[")[0]

@@ -27,6 +27,7 @@ pub mod rules;
 mod scan;
 mod select;
 mod settings;
+mod sockets;
 pub mod table;
 
 use std::collections::HashSet;
@@ -83,6 +84,8 @@ pub struct ProcessesCollector {
     ioprio: bool,
     folded: HashSet<u64>,
     denied: [u64; 3],
+    /// With `sockets = true`: which process holds which socket.
+    sockets: Option<sockets::SocketOwners>,
     scanned: u64,
     tick: u64,
     last: Option<Instant>,
@@ -95,6 +98,9 @@ impl ProcessesCollector {
     pub fn new(paths: HostPaths, settings: &Settings) -> Self {
         let needs = rules::needs(&settings.rules);
         let exits = exits::Exits::new(&paths, settings.groups && settings.exit_records);
+        let sockets = settings
+            .sockets
+            .then(|| sockets::SocketOwners::new(&paths, settings.timeout.0));
         Self {
             paths: paths.clone(),
             needs: Needs {
@@ -119,6 +125,7 @@ impl ProcessesCollector {
             ioprio: same_pid_namespace(&paths),
             folded: HashSet::new(),
             denied: [0; 3],
+            sockets,
             scanned: 0,
             tick: 0,
             last: None,
@@ -257,6 +264,9 @@ impl Collector for ProcessesCollector {
                 .map(|s| s.total.ticks[..3].iter().sum::<u64>());
             self.exits.balance(kernel, &self.groups);
             self.groups.expire(now, self.settings.empty_group_ttl.0);
+            if let Some(s) = &mut self.sockets {
+                s.walk(&self.paths, &self.pids, &self.table, out);
+            }
         }
 
         for (i, state) in STATES.iter().enumerate() {
@@ -292,6 +302,9 @@ impl Collector for ProcessesCollector {
                 pinned,
                 &mut self.rank,
             );
+            if let Some(s) = &self.sockets {
+                s.export_groups(&self.table, &self.groups, out);
+            }
             self.export_top(&tick, &chosen.top, out);
             self.export_detail(&tick, &chosen.detail, out);
             out.add(&DETAIL_FOLDED, &[], chosen.folded as f64);

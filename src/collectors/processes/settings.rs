@@ -47,6 +47,10 @@ crate::collectors::settings::plain_settings!(
     /// in the initial namespaces; falls back to cutime when refused); false: from their
     /// parents' cutime/cstime.
     exit_records: bool = true,
+    /// TCP and UDP sockets per group and per selected process, by transport and state
+    /// (psutil's Process.net_connections()): one readlink per open descriptor of every
+    /// grouped process each tick.
+    sockets: bool = false,
     /// Grouping rules, first match wins.
     #[serde(rename = "group")]
     rules: Vec<Rule> = Vec::new(),
@@ -73,6 +77,12 @@ impl Settings {
             return Err((
                 "environ",
                 format!("{bad:?} is not a variable name (empty, or holds '=' or NUL)"),
+            ));
+        }
+        if !self.groups && self.sockets {
+            return Err((
+                "sockets",
+                "the socket counts are per group: they need groups = true".into(),
             ));
         }
         if !self.groups && !self.rules.is_empty() {
