@@ -2,7 +2,8 @@
 
 Starts vitals (processes collector alone, 1 s interval, exit records on) and
 bench/taskstats_floor.c (a socket registered the same way that receives the records and does
-nothing else), then forks RATE short-lived processes a second for SECONDS (30). Reports the
+nothing else), then forks RATE short-lived processes a second for SECONDS (30) with
+bench/fork_rate.c. Reports the
 CPU of vitals' `taskstats` thread (/proc/PID/task/TID/stat), of the whole daemon, and of the
 floor, as a share of one core, with the records each received.
 
@@ -51,6 +52,8 @@ def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="vitals-exit-cost-"))
     floor_bin = tmp / "taskstats_floor"
     subprocess.run(["cc", "-O2", "-o", str(floor_bin), str(REPO / "bench" / "taskstats_floor.c")], check=True)
+    fork_bin = tmp / "fork_rate"
+    subprocess.run(["cc", "-O2", "-o", str(fork_bin), str(REPO / "bench" / "fork_rate.c")], check=True)
     cfg = tmp / "vitals.toml"
     cfg.write_text("".join(f"[collectors.{c}]\nenabled = false\n" for c in OTHERS)
                    + '[collectors.processes]\ninterval = "1s"\ntimeout = "1s"\n')
@@ -72,17 +75,9 @@ def main():
         floor = subprocess.Popen([str(floor_bin), str(a.seconds + 1)], stdout=subprocess.PIPE, text=True)
         time.sleep(0.3)
         t0, d0, r0 = thread_ticks(vitals.pid, "taskstats"), cpu_ticks(vitals.pid), records(url)
-        start, n = time.monotonic(), 0
-        while time.monotonic() - start < a.seconds:
-            pid = os.fork()
-            if pid == 0:
-                os._exit(0)
-            os.waitpid(pid, 0)
-            n += 1
-            delay = start + n / a.rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        elapsed = time.monotonic() - start
+        forks = subprocess.run([str(fork_bin), str(a.seconds), str(a.rate)], check=True,
+                               capture_output=True, text=True).stdout.split()
+        n, elapsed = int(forks[0]), float(forks[1])
         time.sleep(1.5)
         t1, d1, r1 = thread_ticks(vitals.pid, "taskstats"), cpu_ticks(vitals.pid), records(url)
         floor_records, floor_cpu = floor.communicate()[0].split()

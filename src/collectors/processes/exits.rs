@@ -86,7 +86,7 @@ pub static CPU_UNATTRIBUTED: MetricDesc = MetricDesc {
     name: "vitals.process.cpu.unattributed",
     unit: "s",
     instrument: Instrument::Gauge,
-    help: "CPU time the kernel reports for all tasks over the last interval (system_cpu_time_seconds_total user + nice + system) that no group gained: dropped processes (unmatched = \"drop\"), lost exits, and in cutime mode children nobody waited for",
+    help: "CPU time the kernel reports for all tasks over the last interval (system_cpu_time_seconds_total user + nice + system) that no group gained: dropped processes (unmatched = \"drop\"), lost exits, in mode exit_records what processes ran after the kernel filled their exit record (the teardown of their memory and files), in mode cutime children nobody waited for; and the difference between the tick-sampled clock of /proc/stat and the scheduler's runtime that process CPU times are scaled to",
     attributes: &[],
     source: "vitals",
     extension: true,
