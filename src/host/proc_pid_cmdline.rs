@@ -52,18 +52,6 @@ mod tests {
     }
 
     #[test]
-    fn full_name_like_psutil() {
-        let comm = b"averyveryverylo";
-        assert_eq!(
-            full_name(comm, b"/opt/averyveryverylongname\0-x\0"),
-            b"averyveryverylongname"
-        );
-        assert_eq!(full_name(comm, b"/opt/other\0"), comm, "no common prefix");
-        assert_eq!(full_name(comm, b""), comm, "no cmdline: a zombie");
-        assert_eq!(full_name(b"short", b"/bin/shortened\0"), b"short");
-    }
-
-    #[test]
     fn split_like_psutil() {
         assert_eq!(
             split(b"/usr/bin/python3\0-m\0http.server\0"),
@@ -88,7 +76,7 @@ mod tests {
     }
 
     #[test]
-    fn full_name_of_kernel_threads_and_rewritten_titles() {
+    fn full_name_like_psutil() {
         let cut = b"averyveryverylo";
         assert_eq!(
             full_name(cut, b"/opt/x/averyveryverylongname\0--flag\0"),
@@ -97,6 +85,11 @@ mod tests {
         assert_eq!(full_name(cut, b"/opt/x/other\0"), cut, "not its binary");
         assert_eq!(full_name(cut, b""), cut, "unreadable or a zombie");
         assert_eq!(full_name(b"sshd", b"sshd: alice [priv]"), b"sshd");
+        assert_eq!(
+            full_name(b"short", b"/bin/shortened\0"),
+            b"short",
+            "comm not cut"
+        );
         assert_eq!(
             full_name(b"kworker/0:1-events", b""),
             b"kworker/0:1-events",

@@ -45,16 +45,17 @@ listening_owners = true
 interval = "1s"
 timeout = "1s"
 sockets = true
-# Every process gets series of its own (the top N by RSS is all of them).
-top_n = 100000
 
+# Both groups' processes get series of their own (per_process), whatever the top N.
 [[collectors.processes.group]]
 name = "sockserver"
 comm = ["{LONG[:15]}"]
+per_process = true
 
 [[collectors.processes.group]]
 name = "sockclient"
 comm = ["vt-sockclient"]
+per_process = true
 """
 
 STATES = {
@@ -160,14 +161,18 @@ def test_owners_and_counts_equal_psutil(server_and_clients, tmp_path):
         settled(listener)
 
         groups = {"sockserver": [server.pid], "sockclient": [client.pid]}
+        names = {p[0]: psutil.Process(p[0]).name() for p in groups.values()}
 
         def counts():
             before = {g: psutil_counts(p) for g, p in groups.items()}
             v = parse_exposition(d.metrics_text())
             after = {g: psutil_counts(p) for g, p in groups.items()}
             got = {g: vitals_counts(v, "process_network_connection_count", process_group=g) for g in groups}
+            # The per-process counts carry the labels of every process_detail_* series.
             per_process = {g: vitals_counts(v, "process_detail_network_connection_count",
-                                            process_group=g, process_pid=str(p[0])) for g, p in groups.items()}
+                                            process_group=g, process_pid=str(p[0]),
+                                            process_executable_name=names[p[0]])
+                           for g, p in groups.items()}
             return before == after == got == per_process, (before, after, got, per_process)
         settled(counts)
         # The expected shape, so that a test that compares two empty sets cannot pass.

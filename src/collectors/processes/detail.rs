@@ -234,6 +234,9 @@ impl ProcessesCollector {
         if self.settings.top_threads > 0 {
             self.export_threads(pid, &base, out);
         }
+        if let Some(s) = &self.sockets {
+            s.export_process(pid, &base, out);
+        }
         if !self.settings.environ.is_empty()
             && let Ok(bytes) = self.reader.read(pid, "environ")
         {

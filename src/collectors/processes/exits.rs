@@ -56,7 +56,7 @@ pub static ACCOUNTING_MODE: MetricDesc = MetricDesc {
     name: "vitals.process.accounting.mode",
     unit: "",
     instrument: Instrument::Gauge,
-    help: "1 for how the last tick credited exited processes, 0 for the others: exit_records (taskstats: every process once, exact), cutime_after_loss (records were lost since the previous tick: that tick used cutime), cutime (no taskstats listener: exited children through their parents' cutime/cstime, which misses children nobody waits for)",
+    help: "1 for how the last tick credited exited processes, 0 for the others: exit_records (taskstats: every process once, less what each runs after its record is filled), cutime_after_loss (records were lost since the previous tick: that tick used cutime), cutime (no taskstats listener: exited children through their parents' cutime/cstime, which misses children nobody waits for and can count a re-parented child twice)",
     attributes: &[MODE_LABEL],
     source: "vitals",
     extension: true,

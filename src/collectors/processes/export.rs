@@ -90,9 +90,6 @@ impl ProcessesCollector {
                 );
             }
             out.add(&TOP_MEMORY, &labels, c.rss as f64);
-            if let Some(s) = &self.sockets {
-                s.export_process(pid, &group, out);
-            }
         }
     }
 }

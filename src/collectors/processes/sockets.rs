@@ -17,7 +17,7 @@ use std::time::Duration;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use super::catalog::{GROUP, PID};
+use super::catalog::{EXE_NAME, GROUP, PID};
 use super::groups::Groups;
 use super::table::{DROPPED, Table, UNASSIGNED};
 use crate::catalog::{Instrument, MetricDesc};
@@ -47,7 +47,7 @@ pub static PROCESS_CONNECTIONS: MetricDesc = MetricDesc {
     unit: "{connection}",
     instrument: Instrument::UpDownCounter,
     help: "TCP and UDP sockets of each process that has series of its own, by transport, family and TCP state: psutil's Process.net_connections(kind='inet') counted (opt-in: collectors.processes.sockets; a combination with no socket has no series)",
-    attributes: &[PID, GROUP, TRANSPORT, FAMILY, STATE],
+    attributes: &[PID, EXE_NAME, GROUP, TRANSPORT, FAMILY, STATE],
     source: "len(p.net_connections(kind='inet')) by type, family, status",
     extension: true,
 };
@@ -197,11 +197,11 @@ impl SocketOwners {
         out.add(&DENIED, &[], self.denied as f64);
     }
 
-    /// The counts of one process that has series of its own.
-    pub fn export_process(&self, pid: u32, group: &str, out: &mut Snapshot) {
+    /// The counts of one process that has series of its own; `who` are the labels that
+    /// identify it on every `process.detail.*` series.
+    pub fn export_process(&self, pid: u32, who: &[(&'static str, &str)], out: &mut Snapshot) {
         if let Some(counts) = self.per_process.get(&pid) {
-            let pid = pid.to_string();
-            add(&PROCESS_CONNECTIONS, &[(PID, &pid), (GROUP, group)], counts, out);
+            add(&PROCESS_CONNECTIONS, who, counts, out);
         }
     }
 }
