@@ -41,6 +41,12 @@ pub enum StartError {
     NoKernelSupport(String),
     #[error("registering for exit records needs CAP_NET_ADMIN in the initial namespaces: {0}")]
     NotPermitted(io::Error),
+    /// The kernel refuses registration from a user or pid namespace other than the initial
+    /// ones (a container) with EINVAL.
+    #[error(
+        "registering for exit records needs the initial user and pid namespaces (not a container's): {0}"
+    )]
+    NotInitialNamespace(io::Error),
     #[error("taskstats netlink socket: {0}")]
     Io(io::Error),
 }
@@ -126,6 +132,11 @@ impl Listener {
                 Some(0) => break,
                 Some(e) if e == libc::EPERM || e == libc::EACCES => {
                     return Err(StartError::NotPermitted(io::Error::from_raw_os_error(e)));
+                }
+                Some(e) if e == libc::EINVAL => {
+                    return Err(StartError::NotInitialNamespace(
+                        io::Error::from_raw_os_error(e),
+                    ));
                 }
                 Some(e) => return Err(StartError::Io(io::Error::from_raw_os_error(e))),
                 None => {}

@@ -4,8 +4,10 @@
   process_exits_total shows each once, under its reason and signal;
 - a process killed by the OOM killer in a memory-limited cgroup (cgroup v1 memory
   controller) counts as SIGKILL;
-- run as nobody (no CAP_NET_ADMIN), vitals says once in its log that exit records are
-  unavailable and vitals_process_accounting_mode shows mode cutime.
+- run as nobody (no CAP_NET_ADMIN), or as root in a pid namespace of its own (a container:
+  the kernel refuses taskstats registration there, as a host without it would), vitals says
+  once in its log that exit records are unavailable, and why, and
+  vitals_process_accounting_mode shows mode cutime.
 """
 import os
 import pathlib
@@ -114,16 +116,14 @@ def test_an_oom_kill_counts_as_sigkill(start_vitals, tmp_path):
                 time.sleep(0.1)
 
 
-def test_unprivileged_falls_back_to_cutime_and_says_so_once(monkeypatch):
-    needs_root()
-    if not shutil.which("setpriv"):
-        pytest.skip("needs setpriv")
+def fallback_run(monkeypatch, wrap, reason, stop=signal.SIGTERM):
+    """Runs vitals through the shell line `wrap` (which ends by exec'ing its argument list)
+    and checks the cutime fallback, logged once with `reason`; `stop` ends the wrapper."""
     # Under /tmp, readable by nobody (pytest's tmp_path is root's alone).
-    d = pathlib.Path(tempfile.mkdtemp(prefix="vitals-exits-nobody-"))
+    d = pathlib.Path(tempfile.mkdtemp(prefix="vitals-exits-fallback-"))
     os.chmod(d, 0o755)
-    wrapper = d / "vitals-as-nobody"
-    wrapper.write_text(f"#!/bin/sh\nexec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "
-                       f"--inh-caps=-all --bounding-set=-all {conftest.BIN} \"$@\"\n")
+    wrapper = d / "vitals-wrapped"
+    wrapper.write_text(f"#!/bin/sh\nexec {wrap} {conftest.BIN} \"$@\"\n")
     wrapper.chmod(0o755)
     monkeypatch.setattr(conftest, "BIN", str(wrapper))
     daemon = conftest.Daemon([], config(), d)
@@ -137,7 +137,24 @@ def test_unprivileged_falls_back_to_cutime_and_says_so_once(monkeypatch):
         said = [e for e in daemon.logs
                 if "exit records unavailable" in e.get("fields", {}).get("message", "")]
         assert len(said) == 1, daemon.logs
-        assert said[0]["fields"]["reason"] == "no privilege", said
+        assert said[0]["fields"]["reason"] == reason, said
     finally:
-        daemon.stop()
+        daemon.stop(stop)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_unprivileged_falls_back_to_cutime_and_says_so_once(monkeypatch):
+    needs_root()
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv")
+    fallback_run(monkeypatch, f"setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "
+                              "--inh-caps=-all --bounding-set=-all", "no privilege")
+
+
+def test_without_taskstats_in_a_pid_namespace_falls_back_and_says_so_once(monkeypatch):
+    needs_root()
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare")
+    # unshare --fork ignores SIGTERM; SIGKILL ends it and --kill-child then ends vitals.
+    fallback_run(monkeypatch, "unshare --pid --fork --kill-child", "not the initial namespaces",
+                 stop=signal.SIGKILL)

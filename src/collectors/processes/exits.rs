@@ -245,6 +245,7 @@ impl Exits {
                 Err(e) => {
                     let why = match e {
                         StartError::NotPermitted(_) => "no privilege",
+                        StartError::NotInitialNamespace(_) => "not the initial namespaces",
                         StartError::NoKernelSupport(_) => "no kernel support",
                         StartError::Io(_) => "netlink error",
                     };
