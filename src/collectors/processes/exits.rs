@@ -249,7 +249,7 @@ impl Exits {
                         StartError::NoKernelSupport(_) => "no kernel support",
                         StartError::Io(_) => "netlink error",
                     };
-                    tracing::warn!(collector = "processes", error = %e, reason = why, "taskstats exit records unavailable; exited processes are credited from their parents' cutime/cstime (mode cutime)");
+                    tracing::info!(collector = "processes", error = %e, reason = why, "taskstats exit records unavailable; exited processes are credited from their parents' cutime/cstime (mode cutime)");
                     None
                 }
             }
