@@ -632,6 +632,71 @@ pub static FOLDED: MetricDesc = MetricDesc {
     extension: true,
 };
 
+// Exited processes (exits.rs), from taskstats exit records.
+pub const EXIT_REASON: &str = "process.exit.reason";
+pub const EXIT_SIGNAL: &str = "process.exit.signal";
+pub const MODE_LABEL: &str = "mode";
+
+pub static EXITS: MetricDesc = MetricDesc {
+    name: "process.exits",
+    unit: "{process}",
+    instrument: Instrument::Counter,
+    help: "Processes of the group that ended (every process, however short-lived; threads are not counted), by how: process_exit_reason exit_zero, exit_nonzero, or signal with the signal's name in process_exit_signal (SIGKILL also after an OOM kill, SIGSEGV, SIGABRT). From taskstats exit records: only filled in accounting mode exit_records (vitals_process_accounting_mode), i.e. with CAP_NET_ADMIN in the initial namespaces",
+    attributes: &[GROUP, EXIT_REASON, EXIT_SIGNAL],
+    source: "taskstats exit records (ac_exitcode), psutil has no equivalent",
+    extension: true,
+};
+
+pub static ACCOUNTING_MODE: MetricDesc = MetricDesc {
+    name: "vitals.process.accounting.mode",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: "1 for how the last tick credited exited processes, 0 for the others: exit_records (taskstats: every process once, less what each runs after its record is filled), cutime_after_loss (records were lost since the previous tick: that tick used cutime), cutime (no taskstats listener: exited children through their parents' cutime/cstime, which misses children nobody waits for and can count a re-parented child twice)",
+    attributes: &[MODE_LABEL],
+    source: "vitals",
+    extension: true,
+};
+
+pub static EXIT_RECORDS: MetricDesc = MetricDesc {
+    name: "vitals.process.exit_records",
+    unit: "{record}",
+    instrument: Instrument::Counter,
+    help: "taskstats exit records received (one per exiting thread); present only in accounting mode exit_records",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
+pub static EXIT_RECORDS_LOST: MetricDesc = MetricDesc {
+    name: "vitals.process.exit_records.lost",
+    unit: "{record}",
+    instrument: Instrument::Counter,
+    help: "Losses of taskstats exit records: receive-buffer overflows reported by the kernel (ENOBUFS, each at least one record) and records a full queue turned away. A tick after a loss credits exited processes by cutime",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
+pub static CPU_UNATTRIBUTED: MetricDesc = MetricDesc {
+    name: "vitals.process.cpu.unattributed",
+    unit: "s",
+    instrument: Instrument::Gauge,
+    help: "CPU time the kernel reports for all tasks over the last interval (system_cpu_time_seconds_total user + nice + system) that no group gained: dropped processes (unmatched = \"drop\"), lost exits, in mode exit_records what processes ran after the kernel filled their exit record (the teardown of their memory and files), in mode cutime children nobody waited for; and the difference between the tick-sampled clock of /proc/stat and the scheduler's runtime that process CPU times are scaled to",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
+pub static CPU_OVERCOUNTED: MetricDesc = MetricDesc {
+    name: "vitals.process.cpu.overcounted",
+    unit: "s",
+    instrument: Instrument::Gauge,
+    help: "CPU time the groups gained over the last interval beyond what the kernel reports for all tasks: time attributed twice (0 with exit records, but for the rounding of per-process and per-CPU clocks)",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
 pub static CATALOG: &[&MetricDesc] = &[
     &COUNT,
     &THREADS,
@@ -696,10 +761,10 @@ pub static CATALOG: &[&MetricDesc] = &[
     &super::sockets::PROCESS_CONNECTIONS,
     &super::sockets::DENIED,
     &DETAIL_FOLDED,
-    &super::exits::EXITS,
-    &super::exits::ACCOUNTING_MODE,
-    &super::exits::EXIT_RECORDS,
-    &super::exits::EXIT_RECORDS_LOST,
-    &super::exits::CPU_UNATTRIBUTED,
-    &super::exits::CPU_OVERCOUNTED,
+    &EXITS,
+    &ACCOUNTING_MODE,
+    &EXIT_RECORDS,
+    &EXIT_RECORDS_LOST,
+    &CPU_UNATTRIBUTED,
+    &CPU_OVERCOUNTED,
 ];
