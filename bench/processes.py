@@ -8,7 +8,7 @@ sleepers: max_processes = 100 processes with per-process series) and sockets (de
 sockets = true: socket owners by one readlink per descriptor), and
 process-exporter (Debian's prometheus-process-exporter, one group per comm, -threads=false,
 -gather-smaps=false), then for each count of extra sleeping processes (bench/sleepers.c,
-forked from one parent, all named vt-sleeper) measures, one after the other:
+forked from one parent, all named vt-sleeper) measures, one after the other (the vitals variants in turns, --rounds slices each):
 
   vitals           CPU per tick: utime+stime of the daemon (/proc/PID/stat) over -w seconds
                    of 1 s ticks, scraped once a second, divided by the ticks (groups-only;
@@ -24,7 +24,7 @@ figures; the load average is printed too. Needs root only to install process-exp
 (--no-install: stop instead).
 
 usage: bench/processes.py [--vitals target/release/vitals] [--counts 2000,10000] [-w 30]
-                          [--no-process-exporter]
+                          [--rounds 3] [--no-process-exporter]
 """
 import argparse
 import json
@@ -94,6 +94,7 @@ def main():
     ap.add_argument("--vitals", default=os.path.join(REPO, "target", "release", "vitals"))
     ap.add_argument("--counts", default="2000,10000")
     ap.add_argument("-w", "--window", type=int, default=30, help="seconds measured per daemon and count")
+    ap.add_argument("--rounds", type=int, default=3, help="turns the vitals variants take within the window")
     ap.add_argument("--floor-cycles", type=int, default=20)
     ap.add_argument("--no-install", action="store_true")
     ap.add_argument("--no-process-exporter", action="store_true", help="measure vitals alone")
@@ -161,10 +162,16 @@ def main():
             time.sleep(5)  # let both see the new processes once before measuring
             total = pids()
             load = loadavg()
-            vcpu, vwall = measure(vitals, vurl, a.window)
-            dcpu, dwall = measure(*daemons["default"], a.window)
-            ncpu, nwall = measure(*daemons["pinned"], a.window)
-            scpu, swall = measure(*daemons["sockets"], a.window)
+            # The vitals variants take turns, a.rounds slices of the window each, so that
+            # the machine's load moving under the run falls on all of them alike.
+            spent = {k: [0.0, 0.0] for k in daemons}
+            for _ in range(a.rounds):
+                for k, (proc, url) in daemons.items():
+                    c, w = measure(proc, url, max(1, a.window // a.rounds))
+                    spent[k][0] += c
+                    spent[k][1] += round(w)
+            (vcpu, vwall), (dcpu, dwall), (ncpu, nwall), (scpu, swall) = (
+                spent[k] for k in ("groups", "default", "pinned", "sockets"))
             pcpu = measure(pe, purl, a.window)[0] if pe else float("nan")
             fl = subprocess.run([floor, str(a.floor_cycles)], capture_output=True, text=True, check=True)
             floor_ms = float(fl.stdout)
