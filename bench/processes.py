@@ -3,11 +3,12 @@
 
 Starts three vitals (the processes collector alone, 1 s interval, one group per name):
 groups-only (top_n = 0), the default config (top_n = 5: per-process series for the top 5
-by CPU, RSS and disk I/O) and pinned (default plus a per_process = true rule on the
-sleepers: max_processes = 100 processes with per-process series), and
+by CPU, RSS and disk I/O), pinned (default plus a per_process = true rule on the
+sleepers: max_processes = 100 processes with per-process series) and sockets (default plus
+sockets = true: socket owners by one readlink per descriptor), and
 process-exporter (Debian's prometheus-process-exporter, one group per comm, -threads=false,
 -gather-smaps=false), then for each count of extra sleeping processes (bench/sleepers.c,
-forked from one parent, all named vt-sleeper) measures, one after the other:
+forked from one parent, all named vt-sleeper) measures, one after the other (the vitals variants in turns, --rounds slices each):
 
   vitals           CPU per tick: utime+stime of the daemon (/proc/PID/stat) over -w seconds
                    of 1 s ticks, scraped once a second, divided by the ticks (groups-only;
@@ -23,7 +24,7 @@ figures; the load average is printed too. Needs root only to install process-exp
 (--no-install: stop instead).
 
 usage: bench/processes.py [--vitals target/release/vitals] [--counts 2000,10000] [-w 30]
-                          [--no-process-exporter]
+                          [--rounds 3] [--no-process-exporter]
 """
 import argparse
 import json
@@ -93,6 +94,7 @@ def main():
     ap.add_argument("--vitals", default=os.path.join(REPO, "target", "release", "vitals"))
     ap.add_argument("--counts", default="2000,10000")
     ap.add_argument("-w", "--window", type=int, default=30, help="seconds measured per daemon and count")
+    ap.add_argument("--rounds", type=int, default=3, help="turns the vitals variants take within the window")
     ap.add_argument("--floor-cycles", type=int, default=20)
     ap.add_argument("--no-install", action="store_true")
     ap.add_argument("--no-process-exporter", action="store_true", help="measure vitals alone")
@@ -112,6 +114,7 @@ def main():
         "groups": "top_n = 0\n",
         "default": "",
         "pinned": '[[collectors.processes.group]]\nname = "pinned"\ncomm = ["vt-sleeper"]\nper_process = true\n',
+        "sockets": "sockets = true\n",
     }
     cfgs = {}
     for name, extra in variants.items():
@@ -159,9 +162,16 @@ def main():
             time.sleep(5)  # let both see the new processes once before measuring
             total = pids()
             load = loadavg()
-            vcpu, vwall = measure(vitals, vurl, a.window)
-            dcpu, dwall = measure(*daemons["default"], a.window)
-            ncpu, nwall = measure(*daemons["pinned"], a.window)
+            # The vitals variants take turns, a.rounds slices of the window each, so that
+            # the machine's load moving under the run falls on all of them alike.
+            spent = {k: [0.0, 0.0] for k in daemons}
+            for _ in range(a.rounds):
+                for k, (proc, url) in daemons.items():
+                    c, w = measure(proc, url, max(1, a.window // a.rounds))
+                    spent[k][0] += c
+                    spent[k][1] += round(w)
+            (vcpu, vwall), (dcpu, dwall), (ncpu, nwall), (scpu, swall) = (
+                spent[k] for k in ("groups", "default", "pinned", "sockets"))
             pcpu = measure(pe, purl, a.window)[0] if pe else float("nan")
             fl = subprocess.run([floor, str(a.floor_cycles)], capture_output=True, text=True, check=True)
             floor_ms = float(fl.stdout)
@@ -169,9 +179,11 @@ def main():
             p_ms = pcpu * 1000 / a.window
             d_ms = dcpu * 1000 / round(dwall)
             n_ms = ncpu * 1000 / round(nwall)
+            s_ms = scpu * 1000 / round(swall)
             rows.append(dict(extra=have, pids=total, load=load, vitals_ms=round(v_ms, 2),
                              default_ms=round(d_ms, 2), default_vs_groups=round(d_ms / v_ms, 3),
                              pinned_ms=round(n_ms, 2), pinned_vs_groups=round(n_ms / v_ms, 3),
+                             sockets_ms=round(s_ms, 2), sockets_vs_groups=round(s_ms / v_ms, 3),
                              vitals_us_per_process=round(v_ms * 1000 / total, 2),
                              process_exporter_ms=round(p_ms, 2), floor_ms=round(floor_ms, 2),
                              vs_process_exporter=round(v_ms / p_ms, 3), vs_floor=round(v_ms / floor_ms, 2),
@@ -194,13 +206,15 @@ def main():
         print(f"| {r['extra']} | {r['pids']} | {r['load']:.2f}–{r['load_after']:.2f} | {r['vitals_ms']} | "
               f"{r['vitals_us_per_process']} | {r['process_exporter_ms']} | {r['vs_process_exporter']} | "
               f"{r['floor_ms']} | {r['vs_floor']} | {r['rss_mib']} |")
-    print("\nPer-process series (groups-only is top_n = 0; default top_n = 5; pinned adds a per_process")
-    print("rule on the sleepers, 100 of them with per-process series):\n")
-    print("| extra processes | groups-only ms/tick | default ms/tick | default/groups | pinned ms/tick | pinned/groups |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("\nPer-process series and socket owners (groups-only is top_n = 0; default top_n = 5; pinned")
+    print("adds a per_process rule on the sleepers, 100 of them with per-process series; sockets is")
+    print("the default plus sockets = true, one readlink per descriptor of every grouped process):\n")
+    print("| extra processes | groups-only ms/tick | default ms/tick | default/groups | pinned ms/tick | "
+          "pinned/groups | sockets ms/tick | sockets/groups |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['extra']} | {r['vitals_ms']} | {r['default_ms']} | {r['default_vs_groups']} | "
-              f"{r['pinned_ms']} | {r['pinned_vs_groups']} |")
+              f"{r['pinned_ms']} | {r['pinned_vs_groups']} | {r['sockets_ms']} | {r['sockets_vs_groups']} |")
     print(f"\nRSS growth from 0 to {rows[-1]['extra']} extra processes: {rows[-1]['rss_mib'] - rss0:.2f} MiB")
     print("command: " + " ".join(["python3", "bench/processes.py", *sys.argv[1:]]))
 

@@ -95,6 +95,17 @@ async fn serve(config: Config, overrides: Overrides, logging: Logging) -> Result
     Ok(())
 }
 
+/// The `[server]` connection limits, as the listener keeps them (here, so that `export`
+/// does not depend on `config`).
+fn conn_limits(s: &crate::config::Server) -> server::ConnLimits {
+    server::ConnLimits {
+        max_connections: s.max_connections,
+        header_read_timeout: s.header_read_timeout.0,
+        idle_timeout: s.idle_timeout.0,
+        max_header_bytes: s.max_header_bytes,
+    }
+}
+
 /// What a reload did.
 #[derive(Debug)]
 pub enum Reloaded {
@@ -140,7 +151,7 @@ impl Daemon {
         let tls = web.tls.is_some();
         let auth = web.auth.is_some();
         state.web().replace(web);
-        let limits = server::Limits::new(server::ConnLimits::from_config(&config.server));
+        let limits = server::Limits::new(conn_limits(&config.server));
         let server = Server::spawn(listener, state.clone(), limits.clone())?;
         let background = [watch_certificates(state.clone()), trim_heap()];
         info!(addr = %server.addr, tls, basic_auth = auth, collectors = ?runner.names(), version = env!("CARGO_PKG_VERSION"), "vitals listening");
@@ -219,8 +230,7 @@ impl Daemon {
         }
         self.state
             .set_limits(new.server.max_in_flight, new.server.request_timeout.0);
-        self.limits
-            .set(server::ConnLimits::from_config(&new.server));
+        self.limits.set(conn_limits(&new.server));
         self.state.web().replace(web);
         if new.log.level != self.config.log.level
             && let Err(e) = self.logging.set_level(new.log.level)

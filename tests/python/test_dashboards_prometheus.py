@@ -264,6 +264,19 @@ def test_panels_on_metrics_still_to_come(stack, gate):
     assert not empty, "panel targets without data:\n" + "\n".join(empty)
 
 
+def test_per_process_view_with_the_default_config(stack):
+    """The processes dashboard's per-process view (process_detail_* and process_top_*) has
+    data from the host vitals, whose processes collector runs on the defaults (top_n = 5,
+    max_processes = 100, no per_process rule): what a default install shows."""
+    assert not re.search(r"top_n|max_processes|per_process", HOST_CONFIG), "the defaults"
+    d = REPO / "dashboards" / "vitals-processes.json"
+    per_process = [(title, expr) for title, expr in targets(d)
+                   if re.search(r"\bprocess_(detail|top)_", expr)]
+    assert len(per_process) >= 10, per_process
+    empty = [p for title, expr in per_process if (p := check_target(stack, title, expr))]
+    assert not empty, "per-process panel targets without data on the default config:\n" + "\n".join(empty)
+
+
 def test_dashboard_variables_find_the_targets(stack):
     for dashboard in DASHBOARDS:
         d = json.loads(dashboard.read_text())

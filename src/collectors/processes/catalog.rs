@@ -697,6 +697,41 @@ pub static CPU_OVERCOUNTED: MetricDesc = MetricDesc {
     extension: true,
 };
 
+// Sockets per process (sockets = true, [`super::sockets`]).
+pub(super) const NET_TRANSPORT: &str = "network.transport";
+pub(super) const NET_TYPE: &str = "network.type";
+pub(super) const NET_STATE: &str = "network.connection.state";
+
+pub static GROUP_CONNECTIONS: MetricDesc = MetricDesc {
+    name: "process.network.connection.count",
+    unit: "{connection}",
+    instrument: Instrument::UpDownCounter,
+    help: "TCP and UDP sockets the group's processes hold, by transport, family and TCP state (UDP has none, psutil's NONE): the sum of psutil's Process.net_connections(kind='inet') over the group, a socket shared by two processes counting for each (opt-in: collectors.processes.sockets; a combination with no socket has no series)",
+    attributes: &[GROUP, NET_TRANSPORT, NET_TYPE, NET_STATE],
+    source: "sum(len(p.net_connections(kind='inet'))) by type, family, status",
+    extension: true,
+};
+
+pub static PROCESS_CONNECTIONS: MetricDesc = MetricDesc {
+    name: "process.detail.network.connection.count",
+    unit: "{connection}",
+    instrument: Instrument::UpDownCounter,
+    help: "TCP and UDP sockets of each process that has series of its own, by transport, family and TCP state: psutil's Process.net_connections(kind='inet') counted (opt-in: collectors.processes.sockets; a combination with no socket has no series)",
+    attributes: &[PID, EXE_NAME, GROUP, NET_TRANSPORT, NET_TYPE, NET_STATE],
+    source: "len(p.net_connections(kind='inet')) by type, family, status",
+    extension: true,
+};
+
+pub static DENIED_SOCKETS: MetricDesc = MetricDesc {
+    name: "vitals.process.sockets.denied",
+    unit: "{process}",
+    instrument: Instrument::Gauge,
+    help: "Grouped processes whose /proc/<pid>/fd the last socket walk could not read (permission denied: other users' processes when vitals is unprivileged); their sockets are in no group's count. Never logged",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
 pub static CATALOG: &[&MetricDesc] = &[
     &COUNT,
     &THREADS,
@@ -757,9 +792,9 @@ pub static CATALOG: &[&MetricDesc] = &[
     &READS_DENIED,
     &SCANNED,
     &FOLDED,
-    &super::sockets::GROUP_CONNECTIONS,
-    &super::sockets::PROCESS_CONNECTIONS,
-    &super::sockets::DENIED,
+    &GROUP_CONNECTIONS,
+    &PROCESS_CONNECTIONS,
+    &DENIED_SOCKETS,
     &DETAIL_FOLDED,
     &EXITS,
     &ACCOUNTING_MODE,

@@ -17,50 +17,19 @@ use std::time::Duration;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use super::catalog::{EXE_NAME, GROUP, PID};
+use super::catalog::{
+    DENIED_SOCKETS as DENIED, GROUP, GROUP_CONNECTIONS, NET_STATE as STATE,
+    NET_TRANSPORT as TRANSPORT, NET_TYPE as FAMILY, PROCESS_CONNECTIONS,
+};
 use super::groups::Groups;
 use super::table::{DROPPED, Table, UNASSIGNED};
-use crate::catalog::{Instrument, MetricDesc};
+use crate::catalog::MetricDesc;
 use crate::collectors::connections::{self, Netlink};
 use crate::host::HostPaths;
 use crate::host::proc_net::{TCP_STATES, tcp_state_name};
 use crate::host::proc_pid_fd::FdWalker;
 use crate::host::sock_diag::SockDiag;
 use crate::snapshot::{ErrorKind, Snapshot};
-
-const TRANSPORT: &str = "network.transport";
-const FAMILY: &str = "network.type";
-const STATE: &str = "network.connection.state";
-
-pub static GROUP_CONNECTIONS: MetricDesc = MetricDesc {
-    name: "process.network.connection.count",
-    unit: "{connection}",
-    instrument: Instrument::UpDownCounter,
-    help: "TCP and UDP sockets the group's processes hold, by transport, family and TCP state (UDP has none, psutil's NONE): the sum of psutil's Process.net_connections(kind='inet') over the group, a socket shared by two processes counting for each (opt-in: collectors.processes.sockets; a combination with no socket has no series)",
-    attributes: &[GROUP, TRANSPORT, FAMILY, STATE],
-    source: "sum(len(p.net_connections(kind='inet'))) by type, family, status",
-    extension: true,
-};
-
-pub static PROCESS_CONNECTIONS: MetricDesc = MetricDesc {
-    name: "process.detail.network.connection.count",
-    unit: "{connection}",
-    instrument: Instrument::UpDownCounter,
-    help: "TCP and UDP sockets of each process that has series of its own, by transport, family and TCP state: psutil's Process.net_connections(kind='inet') counted (opt-in: collectors.processes.sockets; a combination with no socket has no series)",
-    attributes: &[PID, EXE_NAME, GROUP, TRANSPORT, FAMILY, STATE],
-    source: "len(p.net_connections(kind='inet')) by type, family, status",
-    extension: true,
-};
-
-pub static DENIED: MetricDesc = MetricDesc {
-    name: "vitals.process.sockets.denied",
-    unit: "{process}",
-    instrument: Instrument::Gauge,
-    help: "Grouped processes whose /proc/<pid>/fd the last socket walk could not read (permission denied: other users' processes when vitals is unprivileged); their sockets are in no group's count. Never logged",
-    attributes: &[],
-    source: "vitals",
-    extension: true,
-};
 
 /// The (transport, family) tables in [`connections::Sockets::inet`] order.
 const TABLES: [(&str, &str); 4] = [
