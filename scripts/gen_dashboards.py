@@ -6,7 +6,7 @@
 
 Needs grafana-foundation-sdk (tests/python/requirements.txt; `.venv/bin/python
 scripts/gen_dashboards.py`). Every panel has a unit, every target selects
-job="$job",instance="$instance" (S, or G with the process group) and every rate() uses
+job="$job",instance="$instance" (S, or G with the process group, P with the pid too) and every rate() uses
 $__rate_interval (R). tests/python/test_dashboards_prometheus.py runs each target, variables
 substituted, on a real Prometheus scraping vitals.
 
@@ -34,6 +34,7 @@ OUT = REPO / "dashboards"
 DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 S = 'job="$job",instance="$instance"'
 G = S + ',process_group=~"$process_group"'
+P = G + ',process_pid=~"$process_pid"'
 R = "$__rate_interval"
 GRID_WIDTH = 24
 
@@ -277,10 +278,20 @@ def processes():
         legend = "{{process_group}}" + (f" {{{{{extra}}}}}" if extra else "")
         return timeseries(title, unit, q(f"sum by ({labels}) ({inner})", legend), **kw)
 
+    def by_process(title, unit, metric, extra="", rate=False, select="", **kw):
+        """One series per process with per-process series (and `extra` label)."""
+        inner = f"rate({metric}{{{P}{select}}}[{R}])" if rate else f"{metric}{{{P}{select}}}"
+        labels = "process_pid, process_executable_name" + (f", {extra}" if extra else "")
+        legend = "{{process_executable_name}} {{process_pid}}" + (f" {{{{{extra}}}}}" if extra else "")
+        return timeseries(title, unit, q(f"sum by ({labels}) ({inner})", legend), **kw)
+
     group = query_variable("process_group", f"label_values(process_count{{{S}}}, process_group)",
                            VariableRefresh.ON_TIME_RANGE_CHANGED, label="group", all_=True)
+    pid = query_variable("process_pid", f"label_values(process_detail_info{{{G}}}, process_pid)",
+                         VariableRefresh.ON_TIME_RANGE_CHANGED, label="pid", all_=True)
     return (
-        Board("vitals-processes", "vitals / Processes", "Process groups and the top processes of one host", [group])
+        Board("vitals-processes", "vitals / Processes",
+              "Process groups, the top processes and per-process detail of one host", [group, pid])
         .row("Groups",
              by_group("CPU by group", "percentunit", "process_cpu_time_seconds_total", rate=True,
                       description="CPU time per second: 1 is one logical CPU busy"),
@@ -297,11 +308,39 @@ def processes():
              by_group("Page faults by group", "ops", "process_paging_faults_total", "system_paging_fault_type",
                       rate=True),
              by_group("Processes by group and state", "none", "process_count", "process_state"),
+             by_group("Processes started by group", "ops", "process_started_total", rate=True,
+                      description="New processes per second: restarts in a pool, fork rates"),
+             by_group("I/O syscalls by group", "ops", "process_io_operations_total", "disk_io_direction",
+                      rate=True),
              timeseries("All processes by state", "none", q(f"system_process_count{{{S}}}", "{{process_state}}"),
                         description="Every process of the host, grouped or not"))
         .row("Top processes",
              table("Top processes by CPU", "percentunit", f"topk(10, process_top_cpu_utilization_ratio{{{G}}})"),
              table("Top processes by memory", "bytes", f"topk(10, process_top_memory_usage_bytes{{{G}}})"))
+        .row("Per process",
+             table("Processes with per-process series", "none", f"process_detail_info{{{P}}}",
+                   description="The top_n by CPU, RSS and disk I/O, and the processes of per_process groups"),
+             by_process("CPU by process", "percentunit", "process_detail_cpu_time_seconds_total", rate=True,
+                        select=',cpu_mode=~"user|system"', description="CPU time per second: 1 is one logical CPU busy"),
+             by_process("Resident memory by process", "bytes", "process_detail_memory_usage_bytes"),
+             by_process("Disk I/O by process", "Bps", "process_detail_disk_io_bytes_total", "disk_io_direction",
+                        rate=True),
+             by_process("I/O syscalls by process", "ops", "process_detail_io_operations_total", "disk_io_direction",
+                        rate=True),
+             by_process("Context switches by process", "ops", "process_detail_context_switches_total",
+                        "process_context_switch_type", rate=True),
+             timeseries("Descriptors used of the soft limit", "percentunit",
+                        q(f"process_detail_unix_file_descriptor_count{{{P}}}"
+                          f" / ignoring(process_rlimit_resource, process_rlimit_kind)"
+                          f" (process_detail_rlimit{{{P},process_rlimit_resource=\"nofile\",process_rlimit_kind=\"soft\"}} > 0)",
+                          "{{process_executable_name}} {{process_pid}}"), max_=1),
+             timeseries("Process age", "s",
+                        q(f"time() - process_detail_start_time_seconds{{{P}}}", "{{process_executable_name}} {{process_pid}}")),
+             timeseries("Busiest threads", "percentunit",
+                        q(f"sum by (process_pid, thread_id, thread_name) "
+                          f"(rate(process_detail_thread_cpu_time_seconds_total{{{P}}}[{R}]))",
+                          "{{process_pid}} {{thread_name}} {{thread_id}}")),
+             by_process("Threads by process", "none", "process_detail_thread_count"))
     )
 
 

@@ -33,6 +33,7 @@ pub const TARGETS: &[Target] = &[
     ("host_if_inet6", if_inet6),
     ("host_net_if", net_if),
     ("host_sock_diag", sock_diag),
+    ("host_taskstats", taskstats),
     ("host_hwmon", hwmon),
     ("host_power_supply", power_supply),
     ("host_utmp", utmp),
@@ -40,6 +41,7 @@ pub const TARGETS: &[Target] = &[
     ("host_pid_stat", pid_stat),
     ("host_pid_status", pid_status),
     ("host_pid_cmdline", pid_cmdline),
+    ("host_fd_link", fd_link),
     ("host_passwd", passwd),
     ("host_cgroup_flat", cgroup_flat),
     ("host_cgroup_values", cgroup_values),
@@ -214,6 +216,18 @@ fn sock_diag(data: &[u8]) {
     let _ = host::sock_diag::parse_dump(rest, host::sock_diag::Expect { seq, port });
 }
 
+/// A datagram from the taskstats family: the first 2 bytes pick the family id.
+fn taskstats(data: &[u8]) {
+    let (family, rest) = match data {
+        [a, b, rest @ ..] => (u16::from_le_bytes([*a, *b]), rest),
+        _ => (0, data),
+    };
+    let _ = host::taskstats::parse_datagram(rest, family, |_| {});
+    let _ = host::taskstats::parse_datagram(data, 31, |_| {});
+    let _ = host::taskstats::parse_family_id(data);
+    let _ = host::taskstats::parse_taskstats(data);
+}
+
 /// A directory listing (one name a line) and the values of the attributes in it.
 fn hwmon(data: &[u8]) {
     let t = text(data);
@@ -265,12 +279,13 @@ fn pid_stat(data: &[u8]) {
     if let Some(stat) = host::proc_pid_stat::parse_pid_stat(data) {
         let _ = host::proc_pid_stat::state_index(stat.state);
         let _ = stat.is_kernel_thread();
+        let _ = host::proc_pid_stat::terminal(stat.tty_nr);
     }
     let _ = host::proc_pid_stat::parse_state_threads(data);
 }
 
-/// The `Key: number` files of a process: status, io, limits and smaps_rollup. Each parser
-/// sees every input, as the cpuinfo target does.
+/// The `Key: number` files of a process: status, io, limits, statm and smaps_rollup. Each
+/// parser sees every input, as the cpuinfo target does.
 fn pid_status(data: &[u8]) {
     let status = host::proc_pid_status::parse_pid_status(data);
     let _ = (
@@ -280,10 +295,28 @@ fn pid_status(data: &[u8]) {
     );
     let _ = host::proc_pid_io::parse_pid_io(data);
     let _ = host::proc_pid_limits::parse_nofile_soft(data);
+    assert!(host::proc_pid_limits::parse_limits(data).len() <= data.len());
+    let _ = host::proc_pid_statm::parse_statm(data);
+    let _ = host::proc_pid_status::cpu_list_len(data);
     let _ = host::proc_pid_smaps::parse_smaps_rollup(data);
 }
 
-/// A process's cmdline (NUL- or space-separated arguments) and its cgroup file.
+/// The whole input, then each of its lines, as the text of a `/proc/<pid>/fd` link.
+fn fd_link(data: &[u8]) {
+    for link in std::iter::once(data).chain(data.split(|b| *b == b'\n').take(1024)) {
+        if let Some(inode) = host::proc_pid_fd::socket_inode(link) {
+            let canonical = format!("socket:[{inode}]");
+            assert_eq!(
+                host::proc_pid_fd::socket_inode(canonical.as_bytes()),
+                Some(inode),
+                "the inode's own link text gives it back"
+            );
+        }
+    }
+}
+
+/// A process's cmdline (NUL- or space-separated arguments), its cgroup file and its environ
+/// (NUL-separated entries).
 fn pid_cmdline(data: &[u8]) {
     let mut joined = Vec::new();
     host::proc_pid_cmdline::join_into(data, &mut joined);
@@ -295,6 +328,11 @@ fn pid_cmdline(data: &[u8]) {
         let _ = host::proc_pid_cmdline::basename(arg);
     }
     let _ = host::proc_pid_cgroup::cgroup_path(data);
+    let name = host::proc_pid_cmdline::full_name(b"averyveryverylo", data);
+    assert!(name.len() <= data.len().max(15));
+    for var in [&b"PATH"[..], b"", b"="] {
+        let _ = host::proc_pid_environ::environ_value(data, var);
+    }
 }
 
 fn passwd(data: &[u8]) {
@@ -320,6 +358,7 @@ fn process_rules(data: &[u8]) {
     let user = text(argv0);
     let facts = Facts {
         comm: &comm,
+        name: &comm,
         argv0,
         cmdline,
         user: &user,
@@ -333,6 +372,7 @@ fn process_rules(data: &[u8]) {
         cmdline: patterns.clone(),
         user: vec![user.to_string()],
         cgroup: patterns,
+        per_process: false,
     };
     let _ = group_name(std::slice::from_ref(&rule), &facts);
 }

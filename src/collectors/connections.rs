@@ -9,7 +9,7 @@
 //! part when no sock_diag socket can be opened, is read from /proc/net from then on, with a
 //! warning the first time.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 
 use serde::Deserialize;
@@ -21,9 +21,13 @@ use crate::host::proc_net::{
     InetSocket, TCP_CLOSE, TCP_LISTEN, TCP_STATES, count_unix_table, parse_inet_table,
     tcp_state_name,
 };
+use crate::host::bytes::escape;
+use crate::host::proc_pid_cmdline::full_name;
+use crate::host::proc_pid_fd::FdWalker;
+use crate::host::proc_pid_stat::parse_pid_stat;
 use crate::host::sock_diag::{AF_INET, AF_INET6, DiagError, Protocol, SockDiag};
 use crate::host::{self, HostError, HostPaths, Limit};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ErrorKind, Snapshot};
 
 /// Where sockets are listed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -38,6 +42,7 @@ pub enum Source {
 }
 
 super::settings::plain_settings!(
+    check = check_settings;
     15,
     5,
     source: Source = Source::Auto,
@@ -48,13 +53,29 @@ super::settings::plain_settings!(
     /// At most this many listener series; beyond it the lowest ports are kept and the
     /// overflow is counted in `vitals_collector_series_dropped_total`.
     listening_max_series: usize = 200,
+    /// Add the owning process (pid and psutil's name()) to each listener series, as
+    /// `ss -tlnp`: needs `listening`; costs one readlink per open descriptor of every
+    /// process each collection (docs/performance.md).
+    listening_owners: bool = false,
 );
+
+fn check_settings(s: &Settings) -> Result<(), super::Invalid> {
+    if s.listening_owners && !s.listening {
+        return Err(super::Invalid {
+            key: "listening_owners",
+            message: "listening_owners adds labels to the listener series: set listening = true too".into(),
+        });
+    }
+    Ok(())
+}
 
 const TRANSPORT: &str = "network.transport";
 const FAMILY: &str = "network.type";
 const STATE: &str = "network.connection.state";
 const LOCAL_ADDRESS: &str = "network.local.address";
 const LOCAL_PORT: &str = "network.local.port";
+const PID: &str = "process.pid";
+const NAME: &str = "process.executable.name";
 
 pub static COUNT: MetricDesc = MetricDesc {
     name: "system.network.connection.count",
@@ -70,13 +91,23 @@ pub static LISTENER: MetricDesc = MetricDesc {
     name: "system.network.listener.info",
     unit: "",
     instrument: Instrument::Gauge,
-    help: "Always 1; one series per listening address: TCP sockets in LISTEN and bound unconnected UDP sockets (opt-in, capped by listening_max_series)",
-    attributes: &[TRANSPORT, FAMILY, LOCAL_ADDRESS, LOCAL_PORT],
-    source: "net_connections(kind='inet') with status LISTEN, or UDP with no remote address",
+    help: "Always 1; one series per listening address: TCP sockets in LISTEN and bound unconnected UDP sockets (opt-in, capped by listening_max_series). With listening_owners, process_pid and process_executable_name (psutil's name(): the whole name where comm is cut at 15 bytes) name the process psutil's net_connections() gives the socket: of several holders (a server's workers sharing its listener), the highest pid; both are absent when no readable process holds it",
+    attributes: &[TRANSPORT, FAMILY, LOCAL_ADDRESS, LOCAL_PORT, PID, NAME],
+    source: "net_connections(kind='inet') with status LISTEN, or UDP with no remote address; .pid and Process(pid).name()",
     extension: true,
 };
 
-pub static CATALOG: &[&MetricDesc] = &[&COUNT, &LISTENER];
+pub static OWNERS_DENIED: MetricDesc = MetricDesc {
+    name: "vitals.connections.owners.denied",
+    unit: "{process}",
+    instrument: Instrument::Gauge,
+    help: "Processes whose /proc/<pid>/fd the last listener-owner walk could not read (permission denied: other users' processes when vitals is unprivileged); a listener only they hold has no owner labels. Counted, never logged",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
+pub static CATALOG: &[&MetricDesc] = &[&COUNT, &LISTENER, &OWNERS_DENIED];
 
 /// The (transport, family) tables psutil's `kind='inet'` reads, with their /proc/net file.
 const TABLES: [(&str, &str, &str); 4] = [
@@ -233,32 +264,83 @@ pub fn count(sockets: &Sockets, out: &mut Snapshot) {
     }
 }
 
+/// The listening sockets: TCP in LISTEN, and bound unconnected UDP.
+fn listening(sockets: &Sockets) -> impl Iterator<Item = (&'static str, &'static str, &InetSocket)> {
+    TABLES
+        .iter()
+        .zip(&sockets.inet)
+        .flat_map(|(&(transport, family, _), table)| {
+            table
+                .iter()
+                .filter(move |s| match transport {
+                    "tcp" => s.state == TCP_LISTEN,
+                    _ => s.state == TCP_CLOSE && s.local.port() != 0,
+                })
+                .map(move |s| (transport, family, s))
+        })
+}
+
+/// The process holding each listening socket, by inode, and how its name reads.
+#[derive(Debug, Default)]
+pub struct Owners {
+    /// The highest pid holding the socket, as psutil's net_connections() reports it.
+    pub pid: HashMap<u64, u32>,
+    /// psutil's name() of each pid in `pid`, escaped like other labels.
+    pub name: HashMap<u32, String>,
+}
+
 /// Adds one series per distinct listening (transport, family, address, port), lowest
-/// ports first, at most `max`; returns how many were left out.
-pub fn listeners(sockets: &Sockets, max: usize, out: &mut Snapshot) -> usize {
-    let mut seen: BTreeSet<(u16, &str, &str, SocketAddr)> = BTreeSet::new();
-    for ((transport, family, ..), table) in TABLES.iter().zip(&sockets.inet) {
-        let listening = |s: &&InetSocket| match *transport {
-            "tcp" => s.state == TCP_LISTEN,
-            _ => s.state == TCP_CLOSE && s.local.port() != 0,
+/// ports first, at most `max`, with the highest owning pid among its sockets when `owners`
+/// is given; returns how many were left out.
+pub fn listeners(
+    sockets: &Sockets,
+    max: usize,
+    owners: Option<&Owners>,
+    out: &mut Snapshot,
+) -> usize {
+    let mut seen: BTreeMap<(u16, &str, &str, SocketAddr), Option<u32>> = BTreeMap::new();
+    for (transport, family, s) in listening(sockets) {
+        let pid = owners.and_then(|o| o.pid.get(&s.inode).copied());
+        let slot = seen
+            .entry((s.local.port(), transport, family, s.local))
+            .or_insert(pid);
+        *slot = match (*slot, pid) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
         };
-        for s in table.iter().filter(listening) {
-            seen.insert((s.local.port(), transport, family, s.local));
-        }
     }
-    for (port, transport, family, local) in seen.iter().take(max) {
-        out.add(
-            &LISTENER,
-            &[
-                (TRANSPORT, transport),
-                (FAMILY, family),
-                (LOCAL_ADDRESS, &local.ip().to_string()),
-                (LOCAL_PORT, &port.to_string()),
-            ],
-            1.0,
-        );
+    for ((port, transport, family, local), pid) in seen.iter().take(max) {
+        let address = local.ip().to_string();
+        let port = port.to_string();
+        let mut labels = vec![
+            (TRANSPORT, *transport),
+            (FAMILY, *family),
+            (LOCAL_ADDRESS, address.as_str()),
+            (LOCAL_PORT, port.as_str()),
+        ];
+        let pid_text = pid.map(|p| p.to_string());
+        if let (Some(pid), Some(text), Some(owners)) = (pid, &pid_text, owners) {
+            labels.push((PID, text));
+            if let Some(name) = owners.name.get(pid) {
+                labels.push((NAME, name));
+            }
+        }
+        out.add(&LISTENER, &labels, 1.0);
     }
     seen.len().saturating_sub(max)
+}
+
+/// psutil's `name()` of `pid`: comm from `<procfs>/<pid>/stat`, made whole from the
+/// command line when cut at 15 bytes. None when the process is gone.
+fn process_name(paths: &HostPaths, pid: u32) -> Option<String> {
+    let stat = host::read_bytes_with(&paths.proc(&format!("{pid}/stat")), Limit::Attribute).ok()?;
+    let comm = parse_pid_stat(&stat)?.comm;
+    let cmdline = if comm.len() >= 15 {
+        host::read_bytes(&paths.proc(&format!("{pid}/cmdline"))).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Some(escape(full_name(comm, &cmdline)).into_owned())
 }
 
 pub struct ConnectionsCollector {
@@ -268,6 +350,7 @@ pub struct ConnectionsCollector {
     netlink: Option<Box<dyn Netlink>>,
     /// Parts the kernel refused to dump under `source = "auto"`, read from /proc/net since.
     refused: Vec<Part>,
+    walker: FdWalker,
 }
 
 impl ConnectionsCollector {
@@ -294,7 +377,44 @@ impl ConnectionsCollector {
             settings: settings.clone(),
             netlink,
             refused: Vec::new(),
+            walker: FdWalker::default(),
         }
+    }
+
+    /// The owners of the listening sockets: one walk of every process's descriptors. A
+    /// procfs that cannot be listed is a read error of this collection, whose listeners
+    /// are then exported without owners.
+    fn owners(&mut self, sockets: &Sockets, out: &mut Snapshot) -> Owners {
+        let mut owners = Owners::default();
+        let wanted: HashSet<u64> = listening(sockets)
+            .filter(|(.., s)| s.inode != 0)
+            .map(|(.., s)| s.inode)
+            .collect();
+        if wanted.is_empty() {
+            return owners;
+        }
+        let walk = self.walker.every_process(&self.paths.procfs, |pid, inode| {
+            if wanted.contains(&inode) {
+                // Pids come in ascending order: the last holder is the highest, the one
+                // psutil names (its inode map is updated pid after pid).
+                owners.pid.insert(inode, pid);
+            }
+        });
+        match walk {
+            Ok(walk) => out.add(&OWNERS_DENIED, &[], walk.denied as f64),
+            Err(e) => out.skip(
+                ErrorKind::Read,
+                format!("listing {}: {e}", self.paths.procfs.display()),
+            ),
+        }
+        for &pid in owners.pid.values() {
+            if let std::collections::hash_map::Entry::Vacant(slot) = owners.name.entry(pid)
+                && let Some(name) = process_name(&self.paths, pid)
+            {
+                slot.insert(name);
+            }
+        }
+        owners
     }
 
     /// Each part from netlink, or from /proc/net when it has none or (under `auto`) the
@@ -344,7 +464,12 @@ impl Collector for ConnectionsCollector {
         let sockets = self.read()?;
         count(&sockets, out);
         if self.settings.listening {
-            let left_out = listeners(&sockets, self.settings.listening_max_series, out);
+            let owners = self
+                .settings
+                .listening_owners
+                .then(|| self.owners(&sockets, out));
+            let max = self.settings.listening_max_series;
+            let left_out = listeners(&sockets, max, owners.as_ref(), out);
             out.drop_series(left_out as u64);
         }
         Ok(())
@@ -411,7 +536,7 @@ mod tests {
     fn listeners_are_distinct_sorted_and_capped() {
         let sockets = read_procfs(&fixture("modern"), true).unwrap();
         let mut s = Snapshot::default();
-        assert_eq!(listeners(&sockets, 100, &mut s), 0);
+        assert_eq!(listeners(&sockets, 100, None, &mut s), 0);
         let got: Vec<String> = s.families[0]
             .samples
             .iter()
@@ -436,8 +561,77 @@ mod tests {
             ]
         );
         let mut capped = Snapshot::default();
-        assert_eq!(listeners(&sockets, 3, &mut capped), 4);
+        assert_eq!(listeners(&sockets, 3, None, &mut capped), 4);
         assert_eq!(capped.series_count(), 3);
+    }
+
+    fn listener_labels(s: &Snapshot) -> Vec<String> {
+        s.family(LISTENER.name)
+            .map(|f| {
+                f.samples
+                    .iter()
+                    .map(|x| {
+                        x.labels
+                            .iter()
+                            .map(|(_, v)| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_address_shows_its_lowest_owner_and_no_owner_when_none_is_known() {
+        let at = |port, inode| InetSocket {
+            state: TCP_LISTEN,
+            local: SocketAddr::new([0, 0, 0, 0].into(), port),
+            inode,
+        };
+        // Port 80: two sockets (SO_REUSEPORT) held by 200 and 300; port 22: nobody known.
+        let sockets = Sockets {
+            inet: [vec![at(80, 5), at(80, 6), at(22, 7)], vec![], vec![], vec![]],
+            unix: None,
+        };
+        let owners = Owners {
+            pid: [(5, 200), (6, 300)].into(),
+            name: [(300, "averyveryverylongname".to_string())].into(),
+        };
+        let mut s = Snapshot::default();
+        listeners(&sockets, 10, Some(&owners), &mut s);
+        assert_eq!(
+            listener_labels(&s),
+            [
+                "tcp ipv4 0.0.0.0 22",
+                "tcp ipv4 0.0.0.0 80 300 averyveryverylongname"
+            ]
+        );
+    }
+
+    #[test]
+    fn this_process_owns_its_listener_on_this_host() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let settings = Settings {
+            listening: true,
+            listening_owners: true,
+            ..Settings::default()
+        };
+        let mut c = ConnectionsCollector::new(HostPaths::default(), &settings);
+        let s = collect(&mut c).unwrap();
+        let stat = std::fs::read("/proc/self/stat").unwrap();
+        let comm = parse_pid_stat(&stat).unwrap().comm;
+        let cmdline = std::fs::read("/proc/self/cmdline").unwrap();
+        let name = String::from_utf8_lossy(full_name(comm, &cmdline)).into_owned();
+        let want = format!("tcp ipv4 127.0.0.1 {port} {} {name}", std::process::id());
+        assert!(listener_labels(&s).contains(&want), "{want} not in {:?}", listener_labels(&s));
+        assert!(s.family(OWNERS_DENIED.name).is_some());
+        let owners_alone = Settings {
+            listening_owners: true,
+            ..Settings::default()
+        };
+        assert!(check_settings(&owners_alone).is_err());
     }
 
     #[test]
@@ -494,7 +688,14 @@ mod tests {
 
     fn sockets(state: u8, local: &str, n: usize) -> Vec<InetSocket> {
         let local = local.parse().unwrap();
-        vec![InetSocket { state, local }; n]
+        vec![
+            InetSocket {
+                state,
+                local,
+                inode: 0
+            };
+            n
+        ]
     }
 
     impl Netlink for Fake {

@@ -77,6 +77,7 @@ const MOUNTPOINT: &str = "system.filesystem.mountpoint";
 const TYPE: &str = "system.filesystem.type";
 const MODE: &str = "system.filesystem.mode";
 const STATE: &str = "system.filesystem.state";
+const OPTIONS: &str = "system.filesystem.options";
 
 /// How the labels show names that are not UTF-8, appended to each help text.
 macro_rules! escaping {
@@ -144,6 +145,19 @@ pub static INODES_LIMIT: MetricDesc = MetricDesc {
     extension: true,
 };
 
+pub static OPTIONS_INFO: MetricDesc = MetricDesc {
+    name: "system.filesystem.options.info",
+    unit: "",
+    instrument: Instrument::Gauge,
+    help: concat!(
+        "Always 1, one series per exported filesystem, stuck or unreadable ones included: system_filesystem_options is the mount's whole option list as the mount table writes it (psutil's opts, e.g. rw,nosuid,nodev,relatime), octal escapes undone",
+        escaping!()
+    ),
+    attributes: &[DEVICE, MOUNTPOINT, TYPE, MODE, OPTIONS],
+    source: "disk_partitions().opts",
+    extension: true,
+};
+
 pub static STUCK: MetricDesc = MetricDesc {
     name: "vitals.filesystem.stuck",
     unit: "",
@@ -163,6 +177,7 @@ pub static CATALOG: &[&MetricDesc] = &[
     &UTILIZATION,
     &INODES_USAGE,
     &INODES_LIMIT,
+    &OPTIONS_INFO,
     &STUCK,
 ];
 
@@ -287,6 +302,8 @@ impl Collector for FilesystemCollector {
                 (TYPE, m.fstype.as_str()),
                 (MODE, m.mode()),
             ];
+            let [a, b, c, d] = labels;
+            out.add(&OPTIONS_INFO, &[a, b, c, d, (OPTIONS, &m.options)], 1.0);
             let target = escape(target.as_os_str().as_bytes());
             match outcome {
                 Outcome::Stat(st) => export_usage(&st, &labels, out),
@@ -420,6 +437,10 @@ mod tests {
         let st = rustix::fs::statvfs(dir.0.join("data")).unwrap();
         let limit = s.family(LIMIT.name).unwrap().samples[0].value;
         assert_eq!(limit, (st.f_blocks * st.f_frsize) as f64);
+        assert_eq!(
+            labels_of(&s, OPTIONS_INFO.name),
+            [["/dev/sdz9", "/data", "ext4", "ro", "ro,relatime"].map(String::from)]
+        );
         let usage: f64 = s
             .family(USAGE.name)
             .unwrap()
@@ -469,6 +490,8 @@ mod tests {
         let mut s = Snapshot::default();
         c.collect(&mut s).unwrap();
         assert_eq!(labels_of(&s, LIMIT.name).len(), 1);
+        // disk_partitions() needs no statvfs: both mounts have their options.
+        assert_eq!(labels_of(&s, OPTIONS_INFO.name).len(), 2);
         assert_eq!(s.skipped.len(), 1);
         assert_eq!(s.skipped[0].kind, "read");
         assert!(s.skipped[0].detail.contains("gone"), "{:?}", s.skipped);

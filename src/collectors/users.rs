@@ -14,7 +14,8 @@ use crate::snapshot::Snapshot;
 super::settings::plain_settings!(
     15,
     5,
-    /// Also export one `system_users_session_info` series per session.
+    /// Also export one `system_users_session_info` series per session, and its start time
+    /// (`system_users_session_start_time_seconds`, the same labels).
     sessions_info: bool = false,
 );
 
@@ -43,7 +44,17 @@ pub static SESSION_INFO: MetricDesc = MetricDesc {
     extension: true,
 };
 
-pub static CATALOG: &[&MetricDesc] = &[&COUNT, &SESSION_INFO];
+pub static SESSION_START: MetricDesc = MetricDesc {
+    name: "system.users.session.start_time",
+    unit: "s",
+    instrument: Instrument::Gauge,
+    help: "When each login session started, in seconds since the epoch (ut_tv.tv_sec, psutil's started); the labels of system_users_session_info, so one joins the other (opt-in: collectors.users.sessions_info)",
+    attributes: &[USER, TERMINAL, HOST, PID],
+    source: "users().started",
+    extension: true,
+};
+
+pub static CATALOG: &[&MetricDesc] = &[&COUNT, &SESSION_INFO, &SESSION_START];
 
 pub struct UsersCollector {
     paths: HostPaths,
@@ -100,16 +111,14 @@ impl Collector for UsersCollector {
         if self.sessions_info {
             for u in &users {
                 let pid = u.pid.to_string();
-                out.add(
-                    &SESSION_INFO,
-                    &[
-                        (USER, &u.name),
-                        (TERMINAL, u.terminal.as_deref().unwrap_or("")),
-                        (HOST, &u.host),
-                        (PID, &pid),
-                    ],
-                    1.0,
-                );
+                let labels = [
+                    (USER, u.name.as_str()),
+                    (TERMINAL, u.terminal.as_deref().unwrap_or("")),
+                    (HOST, &u.host),
+                    (PID, &pid),
+                ];
+                out.add(&SESSION_INFO, &labels, 1.0);
+                out.add(&SESSION_START, &labels, u.started);
             }
         }
         Ok(())
@@ -143,6 +152,30 @@ mod tests {
         c.collect(&mut out).unwrap();
         assert_eq!(out.family(COUNT.name).map(|f| f.samples.len()), Some(3));
         assert!(out.family(SESSION_INFO.name).is_none(), "opt-in only");
+        assert!(out.family(SESSION_START.name).is_none(), "opt-in only");
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn each_session_has_its_start_time_under_the_info_labels() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
+        let settings = Settings {
+            sessions_info: true,
+            ..Settings::default()
+        };
+        let mut c = UsersCollector::new(HostPaths::under(&root), &settings);
+        let mut out = Snapshot::default();
+        c.collect(&mut out).unwrap();
+        let info = &out.family(SESSION_INFO.name).unwrap().samples;
+        let start = &out.family(SESSION_START.name).unwrap().samples;
+        assert_eq!(start.len(), 4);
+        for (i, s) in info.iter().zip(start) {
+            assert_eq!(i.labels, s.labels);
+        }
+        let bob = start
+            .iter()
+            .find(|s| s.labels.iter().any(|(_, v)| v == "bob"))
+            .unwrap();
+        assert_eq!(bob.value, 1_763_700_000.0);
     }
 }

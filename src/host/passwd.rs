@@ -3,7 +3,12 @@
 //! keeps it under the rootfs root, so a container reads the host's users. Users known only
 //! to NSS services (LDAP, sssd) are not in the file and show as their uid.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use super::bytes::escape;
 
 /// uid -> name (as bytes); the first line wins for a uid listed twice, as getpwuid does.
 pub fn parse_passwd(text: &[u8]) -> HashMap<u32, Vec<u8>> {
@@ -27,6 +32,48 @@ pub fn parse_passwd(text: &[u8]) -> HashMap<u32, Vec<u8>> {
         }
     }
     users
+}
+
+/// User names by uid from a passwd file, re-read when the file changes (its mtime or size),
+/// at most once per tick.
+#[derive(Default)]
+pub struct Users {
+    names: HashMap<u32, String>,
+    stamp: Option<(SystemTime, u64)>,
+    checked: u64,
+}
+
+impl Users {
+    /// Re-reads `path` if it changed, unless this `tick` already looked.
+    pub fn refresh(&mut self, path: &Path, tick: u64) {
+        if self.checked == tick {
+            return;
+        }
+        self.checked = tick;
+        let stamp = std::fs::metadata(path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        if stamp == self.stamp {
+            return;
+        }
+        self.stamp = stamp;
+        let text = super::read_bytes_with(path, super::Limit::Table).unwrap_or_default();
+        self.names = parse_passwd(&text)
+            .into_iter()
+            .map(|(uid, name)| (uid, escape(&name).into_owned()))
+            .collect();
+    }
+
+    /// psutil's `username()`: the name, or the uid as a string.
+    pub fn name(&self, uid: Option<u32>) -> Cow<'_, str> {
+        match uid {
+            Some(uid) => match self.names.get(&uid) {
+                Some(n) => Cow::Borrowed(n.as_str()),
+                None => Cow::Owned(uid.to_string()),
+            },
+            None => Cow::Borrowed(""),
+        }
+    }
 }
 
 #[cfg(test)]

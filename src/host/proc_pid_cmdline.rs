@@ -31,6 +31,18 @@ pub fn basename(arg: &[u8]) -> &[u8] {
     arg.rsplit(|&b| b == b'/').next().unwrap_or(arg)
 }
 
+/// psutil's `name()`: the comm, unless it is 15 bytes or longer (the kernel cut it) and the
+/// basename of the first argument starts with it: then that basename, the full name.
+pub fn full_name<'a>(comm: &'a [u8], cmdline: &'a [u8]) -> &'a [u8] {
+    if comm.len() < 15 {
+        return comm;
+    }
+    match args(cmdline).next().map(basename) {
+        Some(base) if base.starts_with(comm) => base,
+        _ => comm,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +73,27 @@ mod tests {
         assert_eq!(basename(b"/usr/sbin/nginx"), b"nginx");
         assert_eq!(basename(b"nginx:"), b"nginx:");
         assert_eq!(basename(b"dir/"), b"");
+    }
+
+    #[test]
+    fn full_name_like_psutil() {
+        let cut = b"averyveryverylo";
+        assert_eq!(
+            full_name(cut, b"/opt/x/averyveryverylongname\0--flag\0"),
+            b"averyveryverylongname"
+        );
+        assert_eq!(full_name(cut, b"/opt/x/other\0"), cut, "not its binary");
+        assert_eq!(full_name(cut, b""), cut, "unreadable or a zombie");
+        assert_eq!(full_name(b"sshd", b"sshd: alice [priv]"), b"sshd");
+        assert_eq!(
+            full_name(b"short", b"/bin/shortened\0"),
+            b"short",
+            "comm not cut"
+        );
+        assert_eq!(
+            full_name(b"kworker/0:1-events", b""),
+            b"kworker/0:1-events",
+            "kernel threads have longer comms and no cmdline"
+        );
     }
 }

@@ -13,11 +13,16 @@ pub struct PidIo {
     pub read_bytes: u64,
     /// Bytes sent to storage or dirtied in the page cache (write_bytes).
     pub write_bytes: u64,
+    /// read and write syscalls (syscr, syscw: `read_count`, `write_count`); `None` when the
+    /// line is missing.
+    pub syscr: Option<u64>,
+    pub syscw: Option<u64>,
 }
 
 /// `None` when one of the four lines is missing, where psutil raises.
 pub fn parse_pid_io(text: &[u8]) -> Option<PidIo> {
     let (mut rchar, mut wchar, mut read, mut write) = (None, None, None, None);
+    let (mut syscr, mut syscw) = (None, None);
     for line in text.split(|&b| b == b'\n') {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
@@ -27,6 +32,8 @@ pub fn parse_pid_io(text: &[u8]) -> Option<PidIo> {
             b"wchar" => &mut wchar,
             b"read_bytes" => &mut read,
             b"write_bytes" => &mut write,
+            b"syscr" => &mut syscr,
+            b"syscw" => &mut syscw,
             _ => continue,
         };
         *slot = first_number(&line[colon + 1..]);
@@ -36,6 +43,8 @@ pub fn parse_pid_io(text: &[u8]) -> Option<PidIo> {
         wchar: wchar?,
         read_bytes: read?,
         write_bytes: write?,
+        syscr,
+        syscw,
     })
 }
 
@@ -53,7 +62,9 @@ mod tests {
                 rchar: 100,
                 wchar: 200,
                 read_bytes: 4096,
-                write_bytes: 8192
+                write_bytes: 8192,
+                syscr: Some(3),
+                syscw: Some(4),
             })
         );
         assert_eq!(parse_pid_io(b"rchar: 1\nwchar: 2\n"), None);

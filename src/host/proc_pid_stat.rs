@@ -69,6 +69,14 @@ pub struct PidStat<'a> {
     pub starttime: u64,
     pub vsize: u64,
     pub rss_pages: u64,
+    /// The controlling terminal's device number (0: none), as `terminal()` decodes it.
+    pub tty_nr: u64,
+    /// `nice()`, -20..19.
+    pub nice: i64,
+    /// `cpu_num()`: the CPU the process last ran on; `None` on a line cut short.
+    pub processor: Option<u64>,
+    /// `cpu_times().iowait` in ticks (delayacct_blkio_ticks); `None` on a line cut short.
+    pub blkio_ticks: Option<u64>,
 }
 
 impl PidStat<'_> {
@@ -90,10 +98,12 @@ pub fn parse_pid_stat(stat: &[u8]) -> Option<PidStat<'_>> {
     let mut next = || fields.next();
     let state = *next()?.first()?;
     let ppid = unsigned(next()?)?;
-    // pgrp session tty_nr tpgid
-    for _ in 0..4 {
-        next()?;
-    }
+    // pgrp session
+    next()?;
+    next()?;
+    let tty_nr = signed(next()?)?;
+    // tpgid
+    next()?;
     let flags = unsigned(next()?)?;
     let minflt = unsigned(next()?)?;
     let cminflt = unsigned(next()?)?;
@@ -103,15 +113,24 @@ pub fn parse_pid_stat(stat: &[u8]) -> Option<PidStat<'_>> {
     let stime = unsigned(next()?)?;
     let cutime = signed(next()?)?;
     let cstime = signed(next()?)?;
-    // priority nice
+    // priority
     next()?;
-    next()?;
+    let nice = nice(next()?)?;
     let num_threads = signed(next()?)?;
     // itrealvalue
     next()?;
     let starttime = unsigned(next()?)?;
     let vsize = unsigned(next()?)?;
     let rss_pages = signed(next()?)?;
+    // rsslim .. cnswap, exit_signal
+    for _ in 0..14 {
+        next();
+    }
+    let processor = next().and_then(signed);
+    // rt_priority policy
+    next();
+    next();
+    let blkio_ticks = next().and_then(unsigned);
     Some(PidStat {
         comm: &stat[open + 1..close],
         state,
@@ -129,7 +148,38 @@ pub fn parse_pid_stat(stat: &[u8]) -> Option<PidStat<'_>> {
         starttime,
         vsize,
         rss_pages,
+        tty_nr,
+        nice,
+        processor,
+        blkio_ticks,
     })
+}
+
+/// psutil's `terminal()` for a stat `tty_nr`: the device's path under /dev, `None` for no
+/// terminal. psutil looks the device number up among /dev/tty* and /dev/pts/*; this decodes
+/// it by the kernel's fixed numbering of those devices (pts: majors 136-143; tty: major 4,
+/// minors below 64 virtual consoles, 64-255 serial ports; major 5 minor 0: /dev/tty).
+pub fn terminal(tty_nr: u64) -> Option<String> {
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    match (major, minor) {
+        (0, _) => None,
+        (136..=143, m) => Some(format!("/dev/pts/{}", (major - 136) * 256 + m)),
+        (4, m @ 0..=63) => Some(format!("/dev/tty{m}")),
+        (4, m @ 64..=255) => Some(format!("/dev/ttyS{}", m - 64)),
+        (5, 0) => Some("/dev/tty".into()),
+        _ => None,
+    }
+}
+
+/// A nice value as the kernel prints it (`%ld`, -20..19).
+fn nice(field: &[u8]) -> Option<i64> {
+    match field.strip_prefix(b"-") {
+        Some(rest) => unsigned(rest)
+            .and_then(|n| i64::try_from(n).ok())
+            .map(|n| -n),
+        None => unsigned(field).and_then(|n| i64::try_from(n).ok()),
+    }
 }
 
 /// (state letter, num_threads) from the bytes of one stat file; `None` when malformed.
@@ -182,6 +232,8 @@ mod tests {
         assert_eq!(s.starttime, 123456);
         assert_eq!(s.vsize, 1000000);
         assert_eq!(s.rss_pages, 200);
+        assert_eq!((s.tty_nr, s.nice), (0, 0));
+        assert_eq!((s.processor, s.blkio_ticks), (Some(0), None));
         assert_eq!(parse_state_threads(LINE), Some((b'S', 7)));
     }
 
@@ -195,6 +247,33 @@ mod tests {
         // An empty name is a name.
         let s = parse_pid_stat(b"9 () R 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 0 0 1 0 5 0 0").unwrap();
         assert_eq!(s.comm, b"");
+    }
+
+    #[test]
+    fn nice_terminal_cpu_and_iowait() {
+        let line = b"5 (vi) S 1 5 5 34817 5 0 0 0 0 0 0 0 0 0 30 10 1 0 9 0 0 0 0 0 0 0 0 0 0 \
+                     0 0 0 0 0 17 3 0 0 42 0 0\n";
+        let s = parse_pid_stat(line).unwrap();
+        assert_eq!((s.nice, s.tty_nr), (10, 34817));
+        assert_eq!((s.processor, s.blkio_ticks), (Some(3), Some(42)));
+        assert_eq!(terminal(s.tty_nr).as_deref(), Some("/dev/pts/1"));
+        let s = parse_pid_stat(b"1 (a) S 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 39 -20 1 0 5 0 0").unwrap();
+        assert_eq!((s.nice, s.processor, s.blkio_ticks), (-20, None, None));
+    }
+
+    #[test]
+    fn terminals_by_device_number() {
+        assert_eq!(terminal(0), None);
+        assert_eq!(terminal(4 << 8 | 1).as_deref(), Some("/dev/tty1"));
+        assert_eq!(terminal(4 << 8 | 64).as_deref(), Some("/dev/ttyS0"));
+        assert_eq!(terminal(5 << 8).as_deref(), Some("/dev/tty"));
+        // pts 300: major 137, minor 44.
+        assert_eq!(terminal(137 << 8 | 44).as_deref(), Some("/dev/pts/300"));
+        // minor above 255 sits in bits 20..31.
+        assert_eq!(
+            terminal(136 << 8 | (1 << 20)).as_deref(),
+            Some("/dev/pts/256")
+        );
     }
 
     #[test]

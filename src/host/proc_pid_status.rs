@@ -17,6 +17,12 @@ pub struct PidStatus {
     pub rss_shmem_kib: Option<u64>,
     pub voluntary_ctxt_switches: Option<u64>,
     pub nonvoluntary_ctxt_switches: Option<u64>,
+    /// `uids()`: real, effective, saved.
+    pub uids: Option<[u32; 3]>,
+    /// `gids()`: real, effective, saved.
+    pub gids: Option<[u32; 3]>,
+    /// `len(cpu_affinity())`: the CPUs of Cpus_allowed_list.
+    pub cpus_allowed: Option<u64>,
 }
 
 impl PidStatus {
@@ -50,7 +56,12 @@ pub fn parse_pid_status(text: &[u8]) -> PidStatus {
         };
         let (key, rest) = (&line[..colon], &line[colon + 1..]);
         match key {
-            b"Uid" => s.real_uid = first_number(rest).and_then(|n| u32::try_from(n).ok()),
+            b"Uid" => {
+                s.real_uid = first_number(rest).and_then(|n| u32::try_from(n).ok());
+                s.uids = three_ids(rest);
+            }
+            b"Gid" => s.gids = three_ids(rest),
+            b"Cpus_allowed_list" => s.cpus_allowed = cpu_list_len(rest),
             b"VmRSS" => s.rss_kib = first_number(rest),
             b"VmSwap" => s.swap_kib = first_number(rest),
             b"RssFile" => s.rss_file_kib = first_number(rest),
@@ -61,6 +72,35 @@ pub fn parse_pid_status(text: &[u8]) -> PidStatus {
         }
     }
     s
+}
+
+/// The first three ids of a `Uid:` or `Gid:` line (real, effective, saved).
+fn three_ids(rest: &[u8]) -> Option<[u32; 3]> {
+    let mut ids = rest
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| std::str::from_utf8(t).ok()?.parse::<u32>().ok());
+    Some([ids.next()??, ids.next()??, ids.next()??])
+}
+
+/// The number of CPUs in a cpu list such as `0-3,8,10-11`; `None` when malformed.
+pub fn cpu_list_len(rest: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(rest).ok()?.trim();
+    if text.is_empty() {
+        return Some(0);
+    }
+    let mut n: u64 = 0;
+    for part in text.split(',') {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<u64>().ok()?, b.parse::<u64>().ok()?),
+            None => {
+                let a = part.parse::<u64>().ok()?;
+                (a, a)
+            }
+        };
+        n = n.checked_add(b.checked_sub(a)?.checked_add(1)?)?;
+    }
+    Some(n)
 }
 
 /// The first whitespace-separated token of `rest` as an unsigned number.
@@ -74,6 +114,21 @@ pub(crate) fn first_number(rest: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_and_affinity() {
+        let s = parse_pid_status(
+            b"Uid:\t1000\t0\t33\t0\nGid:\t5\t6\t7\t8\nCpus_allowed:\tf\nCpus_allowed_list:\t0-3,8,10-11\n",
+        );
+        assert_eq!(s.uids, Some([1000, 0, 33]));
+        assert_eq!(s.gids, Some([5, 6, 7]));
+        assert_eq!(s.real_uid, Some(1000));
+        assert_eq!(s.cpus_allowed, Some(7));
+        assert_eq!(cpu_list_len(b"0"), Some(1));
+        assert_eq!(cpu_list_len(b"3-1"), None);
+        assert_eq!(cpu_list_len(b"x"), None);
+        assert_eq!(parse_pid_status(b"Uid:\t1\t2\n").uids, None);
+    }
 
     #[test]
     fn the_used_lines() {

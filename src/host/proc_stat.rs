@@ -42,6 +42,8 @@ pub struct ProcStat {
     /// First number of the `softirq` line.
     pub softirq: Option<u64>,
     pub btime: Option<u64>,
+    /// Processes and threads created since boot (the `processes` line).
+    pub processes: Option<u64>,
 }
 
 /// Parses `/proc/stat`. Like psutil, the number of CPU fields is fixed by the aggregate line
@@ -79,6 +81,7 @@ pub fn parse_proc_stat(text: &str) -> Result<ProcStat, ParseError> {
                 "intr" => stat.intr = first()?,
                 "softirq" => stat.softirq = first()?,
                 "btime" => stat.btime = first()?,
+                "processes" => stat.processes = first()?,
                 _ => {}
             }
         }
@@ -123,8 +126,8 @@ mod tests {
         assert_eq!(s.per_cpu.len(), 2);
         assert_eq!(s.per_cpu[1].0, 1);
         assert_eq!(
-            (s.ctxt, s.intr, s.softirq, s.btime),
-            (Some(999), Some(1234), Some(55), Some(1700000000))
+            (s.ctxt, s.intr, s.softirq, s.btime, s.processes),
+            (Some(999), Some(1234), Some(55), Some(1700000000), Some(77))
         );
     }
 

@@ -109,8 +109,10 @@ const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// `struct inet_diag_req`: family, two prefix lengths and the extensions (4 bytes),
 /// `struct inet_diag_sockid` (48), the states and the unused table mask (8).
 const INET_DIAG_REQ_LEN: usize = 60;
-/// `struct inet_diag_msg` up to and including the source address.
-const INET_DIAG_MSG_SRC_END: usize = 24;
+/// `struct inet_diag_msg`: up to the source address (24 bytes), then the destination,
+/// interface, cookie, expires, queues and uid, then the inode (4 bytes at 68).
+const INET_DIAG_MSG_LEN: usize = 72;
+const INET_DIAG_MSG_INODE: usize = 68;
 
 /// A dump request for every socket of `family` (AF_INET or AF_INET6) and `protocol`, in
 /// every state.
@@ -193,8 +195,8 @@ fn i32_at(b: &[u8]) -> Option<i32> {
 /// Reads the netlink messages of one received datagram that answer `expect`; messages with
 /// another sequence number or port id are counted as stale and skipped.
 ///
-/// Only the fixed header of each answer is read (family, state, source port and address:
-/// `struct inet_diag_msg`), never its attributes: decoding every message with the crate
+/// Only the fixed header of each answer is read (family, state, source port and address,
+/// inode: `struct inet_diag_msg`), never its attributes: decoding every message with the crate
 /// cost a fifth of a dump's time (docs/performance.md). The layout is the kernel's ABI;
 /// the tests check it against messages the crate encodes.
 pub fn parse_dump(mut buf: &[u8], expect: Expect) -> Result<Batch, DiagError> {
@@ -253,7 +255,7 @@ pub fn parse_dump(mut buf: &[u8], expect: Expect) -> Result<Batch, DiagError> {
 
 fn inet_socket(msg: &[u8]) -> Result<InetSocket, ParseError> {
     let header = msg
-        .get(..INET_DIAG_MSG_SRC_END)
+        .get(..INET_DIAG_MSG_LEN)
         .ok_or_else(|| ParseError(format!("inet_diag_msg of {} bytes", msg.len())))?;
     let port = u16::from_be_bytes([header[4], header[5]]);
     let src = &header[8..24];
@@ -266,9 +268,11 @@ fn inet_socket(msg: &[u8]) -> Result<InetSocket, ParseError> {
         }
         other => return Err(ParseError(format!("address family {other}"))),
     };
+    let inode = &header[INET_DIAG_MSG_INODE..];
     Ok(InetSocket {
         state: header[1],
         local: SocketAddr::new(ip, port),
+        inode: u64::from(u32::from_ne_bytes([inode[0], inode[1], inode[2], inode[3]])),
     })
 }
 
@@ -486,6 +490,10 @@ mod tests {
     }
 
     fn response(ids: Expect, state: u8, local: &str) -> Vec<u8> {
+        response_with_inode(ids, state, local, 1)
+    }
+
+    fn response_with_inode(ids: Expect, state: u8, local: &str, inode: u32) -> Vec<u8> {
         let local: SocketAddr = local.parse().unwrap();
         let mut socket_id = if local.is_ipv4() {
             SocketId::new_v4()
@@ -502,7 +510,7 @@ mod tests {
             recv_queue: 0,
             send_queue: 0,
             uid: 0,
-            inode: 1,
+            inode,
         };
         let msg = SockDiagMessage::InetResponse(Box::new(InetResponse {
             header: header_fields,
@@ -531,7 +539,17 @@ mod tests {
         InetSocket {
             state,
             local: local.parse().unwrap(),
+            inode: 1,
         }
+    }
+
+    #[test]
+    fn the_inode_is_read() {
+        let buf = response_with_inode(ME, 10, "[::]:80", u32::MAX);
+        assert_eq!(
+            parse_dump(&buf, ME).unwrap().inet[0].inode,
+            u64::from(u32::MAX)
+        );
     }
 
     #[test]

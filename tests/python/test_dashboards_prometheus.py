@@ -55,7 +55,6 @@ timeout = "1s"
 [collectors.processes]
 interval = "1s"
 timeout = "1s"
-top_n = 5                # the dashboards' top-N tables
 [collectors.cgroups]
 interval = "1s"
 timeout = "1s"
@@ -210,7 +209,8 @@ def targets(dashboard):
 
 def substitute(expr, instance):
     return (expr.replace("$__rate_interval", RATE_INTERVAL).replace("$job", "vitals")
-            .replace("$instance", instance).replace("$process_group", ".*").replace("$cgroup", ".*"))
+            .replace("$instance", instance).replace("$process_group", ".*").replace("$process_pid", ".*")
+            .replace("$cgroup", ".*"))
 
 
 def gate_of(expr):
@@ -262,6 +262,19 @@ def test_panels_on_metrics_still_to_come(stack, gate):
         pytest.skip(f"{len(gated)} {gate} panel targets not checked: `vitals list-metrics` has no {metric} yet")
     empty = [p for d, title, expr in gated if (p := check_target(stack, f"{d.stem}/{title}", expr))]
     assert not empty, "panel targets without data:\n" + "\n".join(empty)
+
+
+def test_per_process_view_with_the_default_config(stack):
+    """The processes dashboard's per-process view (process_detail_* and process_top_*) has
+    data from the host vitals, whose processes collector runs on the defaults (top_n = 5,
+    max_processes = 100, no per_process rule): what a default install shows."""
+    assert not re.search(r"top_n|max_processes|per_process", HOST_CONFIG), "the defaults"
+    d = REPO / "dashboards" / "vitals-processes.json"
+    per_process = [(title, expr) for title, expr in targets(d)
+                   if re.search(r"\bprocess_(detail|top)_", expr)]
+    assert len(per_process) >= 10, per_process
+    empty = [p for title, expr in per_process if (p := check_target(stack, title, expr))]
+    assert not empty, "per-process panel targets without data on the default config:\n" + "\n".join(empty)
 
 
 def test_dashboard_variables_find_the_targets(stack):

@@ -20,7 +20,7 @@ def promtool(*args):
 def test_scrape_config_and_its_rule_files_check():
     run = promtool("check", "config", PROM / "prometheus.yml")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "2 rule files found" in run.stdout
+    assert "3 rule files found" in run.stdout
 
 
 @pytest.mark.parametrize("path", sorted(PROM.glob("*.rules.yml")), ids=lambda p: p.name)

@@ -79,6 +79,15 @@ def exported_mounts(samples):
     }
 
 
+def exported_options(samples):
+    """psutil's opts per mount point, from the options info series."""
+    return {
+        dict(labels)["system_filesystem_mountpoint"]: dict(labels)["system_filesystem_options"]
+        for (name, labels) in samples
+        if name == "system_filesystem_options_info"
+    }
+
+
 def value(samples, name, **labels):
     return samples[(name, frozenset(labels.items()))]
 
@@ -152,6 +161,10 @@ def test_partitions_equal_psutil(live):
         assert labels["system_filesystem_type"] == p.fstype, mp
         assert labels["system_filesystem_mode"] == mode(p.opts), mp
         assert MOUNTPOINTS(mp) and FS_TYPES(p.fstype)
+    options = exported_options(samples)
+    assert set(exported) <= set(options)
+    for mp, opts in options.items():
+        assert opts == every[mp].opts, mp
     # Every physical partition (psutil's all=False) that the default filters keep is
     # exported, at this mount point or, for a device mounted twice, at another one.
     devices = {labels["system_device"] for labels in exported.values()}
@@ -245,3 +258,4 @@ def test_fixture_partitions_equal_psutil(procfs):
     for mp, labels in exported.items():
         assert (labels["system_device"], labels["system_filesystem_type"], labels["system_filesystem_mode"]) \
             == (every[mp].device, every[mp].fstype, mode(every[mp].opts))
+    assert exported_options(vitals_once("legacy")) == {mp: every[mp].opts for mp in exported}

@@ -47,7 +47,11 @@ def group_of(pid):
     data = (TREE / "proc" / str(pid) / "stat").read_bytes()
     comm = data[data.index(b"(") + 1:data.rindex(b")")]
     flags = int(data[data.rindex(b")") + 2:].split()[6])
-    return "kernel" if flags & PF_KTHREAD else escape(comm)
+    if flags & PF_KTHREAD:
+        return "kernel"
+    # With no rule the group is psutil's name(): the full name when comm was cut at 15 bytes
+    # (psutil.PROCFS_PATH points at the tree here).
+    return psutil.Process(pid).name() if len(comm) >= 15 else escape(comm)
 
 
 @pytest.fixture

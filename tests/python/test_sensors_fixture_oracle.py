@@ -130,5 +130,8 @@ def test_users_equal_glibc_and_psutil():
                  for l, _ in samples(v, "system_users_session_info"))
     want = sorted((name, term or "", host, pid) for name, term, host, _, pid in ps)
     assert got == want
+    started = sorted((l["user_name"], l["user_terminal"], l["user_host"], int(l["process_pid"]), x)
+                     for l, x in samples(v, "system_users_session_start_time_seconds"))
+    assert started == sorted((name, term or "", host, pid, t) for name, term, host, t, pid in ps)
     counts = {l["user_name"]: x for l, x in samples(v, "system_users_count")}
     assert counts == dict(Counter(name for name, *_ in ps))

@@ -70,6 +70,9 @@ def test_users_equal(tmp_path):
     got = sorted((l["user_name"], l["user_terminal"], l["user_host"], int(l["process_pid"]))
                  for l, _ in samples(v, "system_users_session_info"))
     assert got == sorted((u.name, u.terminal or "", u.host, u.pid) for u in before)
+    started = sorted((l["user_name"], l["user_terminal"], l["user_host"], int(l["process_pid"]), x)
+                     for l, x in samples(v, "system_users_session_start_time_seconds"))
+    assert started == sorted((u.name, u.terminal or "", u.host, u.pid, u.started) for u in before)
     counts = {l["user_name"]: x for l, x in samples(v, "system_users_count")}
     assert counts == dict(Counter(u.name for u in before))
 

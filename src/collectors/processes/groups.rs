@@ -20,13 +20,17 @@ pub const SYSTEM: usize = 1;
 pub const MAJOR: usize = 2;
 pub const MINOR: usize = 3;
 
+/// Counters of `/proc/<pid>/io` a group sums: read_bytes, write_bytes, rchar, wchar, syscr,
+/// syscw.
+pub const IO_FIELDS: usize = 6;
+
 /// A group's counters, in kernel units (clock ticks, faults, bytes, switches).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
     /// user, system CPU ticks; major, minor faults.
     pub cpu_faults: [u64; 4],
-    /// read_bytes, write_bytes, rchar, wchar.
-    pub io: [u64; 4],
+    /// read_bytes, write_bytes, rchar, wchar, syscr, syscw ([`IO_FIELDS`]).
+    pub io: [u64; IO_FIELDS],
     /// voluntary, involuntary.
     pub ctx: [u64; 2],
 }
@@ -104,6 +108,10 @@ pub struct Group {
     /// CPU ticks at the previous tick, for utilization.
     pub prev_cpu: [u64; 2],
     pub empty_since: Option<Instant>,
+    /// Processes born into the group since vitals started (restarts, forks).
+    pub started: u64,
+    /// A `per_process = true` rule made the group: its processes get their own series.
+    pub per_process: bool,
 }
 
 impl Group {
@@ -117,6 +125,8 @@ impl Group {
             gauges: Gauges::default(),
             prev_cpu: [0; 2],
             empty_since: None,
+            started: 0,
+            per_process: false,
         }
     }
 }

@@ -16,484 +16,38 @@
 //! (another user's `io` when vitals is unprivileged) leaves that value out and is counted in
 //! `vitals_process_reads_denied_total`, never logged.
 
+mod catalog;
+mod detail;
+mod exits;
+mod export;
 pub mod groups;
+mod ioprio;
 mod reader;
 pub mod rules;
+mod scan;
+mod select;
+mod settings;
+mod sockets;
 pub mod table;
 
-use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
-use std::path::Path;
-use std::time::{Instant, SystemTime};
-
-use serde::Deserialize;
+use std::collections::HashSet;
+use std::time::Instant;
 
 use super::Collector;
-use crate::catalog::{Instrument, MetricDesc};
-use crate::interval::Interval;
+use crate::catalog::MetricDesc;
+use crate::host::passwd::Users;
+use crate::host::proc_pid_stat::{STATES, parse_pid_stat};
 use crate::host::bytes::escape;
-use crate::host::proc_pid_cgroup::cgroup_path;
-use crate::host::proc_pid_cmdline::{args, join_into};
-use crate::host::proc_pid_io::parse_pid_io;
-use crate::host::proc_pid_limits::parse_nofile_soft;
-use crate::host::proc_pid_smaps::parse_smaps_rollup;
-use crate::host::proc_pid_stat::{STATES, ZOMBIE, parse_pid_stat, state_index};
-use crate::host::proc_pid_status::parse_pid_status;
-use crate::host::{self, HostError, HostPaths, ParseError, passwd};
-use crate::snapshot::Snapshot;
-use groups::{Group, Groups, KERNEL, MAJOR, MINOR, Member, SYSTEM, USER};
-use reader::{Failure, Reader};
-use rules::{Facts, Needs, Rule};
-use table::{DROPPED, Reading, Table, UNASSIGNED};
-
-/// Where a process no rule (and no ancestor) matches goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Unmatched {
-    /// Into the group `other`.
-    Other,
-    /// Nowhere: it is counted only in the system-wide counts.
-    Drop,
-}
-
-super::settings::plain_settings!(
-    check = check_settings;
-    5,
-    5,
-    /// Per-group metrics; false: only the system-wide counts.
-    groups: bool = true,
-    /// An unmatched process joins its nearest matched ancestor's group.
-    children: bool = true,
-    unmatched: Unmatched = Unmatched::Other,
-    /// Groups at most (besides `other`); processes of further names are folded into `other`.
-    max_groups: usize = 500,
-    /// How long an empty group keeps its series.
-    empty_group_ttl: Interval = Interval::secs(600),
-    /// Per-process series for the N processes highest in CPU and the N highest in RSS.
-    top_n: usize = 0,
-    /// Add the command line (at most 256 bytes) to the top-N series.
-    top_cmdline: bool = false,
-    /// USS and PSS from smaps_rollup (takes each process's mmap lock).
-    smaps: bool = false,
-    /// Grouping rules, first match wins.
-    #[serde(rename = "group")]
-    rules: Vec<Rule> = Vec::new(),
-);
-
-/// Checks across keys, for the config loader: the key at fault and why.
-fn check_settings(s: &Settings) -> Result<(), super::Invalid> {
-    s.check().map_err(|(key, message)| super::Invalid { key, message })
-}
-
-impl Settings {
-    fn check(&self) -> Result<(), (&'static str, String)> {
-        if self.max_groups == 0 {
-            return Err((
-                "max_groups",
-                "must be at least 1 (groups = false turns groups off)".into(),
-            ));
-        }
-        if !self.groups && self.top_n > 0 {
-            return Err((
-                "top_n",
-                "the top-N series need groups = true (they carry the process_group label)".into(),
-            ));
-        }
-        if !self.groups && !self.rules.is_empty() {
-            return Err((
-                "group",
-                "grouping rules have no effect with groups = false".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-const STATE: &str = "process.state";
-const GROUP: &str = "process.group";
-const MODE: &str = "cpu.mode";
-const DIRECTION: &str = "disk.io.direction";
-const SWITCH: &str = "process.context_switch.type";
-const FAULT: &str = "system.paging.fault.type";
-const PID: &str = "process.pid";
-const COMMAND: &str = "process.command";
-const OWNER: &str = "process.owner";
-const COMMAND_LINE: &str = "process.command_line";
-const FILE: &str = "file";
-
-pub static COUNT: MetricDesc = MetricDesc {
-    name: "system.process.count",
-    unit: "{process}",
-    instrument: Instrument::UpDownCounter,
-    help: "Processes by psutil status (running, sleeping, disk-sleep, stopped, tracing-stop, zombie, dead, idle, parked always present, 0 when none; wake-kill and waking only when seen). A zombie is an exited child its parent has not reaped: alert on process_state=\"zombie\" growing",
-    attributes: &[STATE],
-    source: "Counter(p.status() for p in process_iter())",
-    extension: false,
-};
-
-pub static THREADS: MetricDesc = MetricDesc {
-    name: "system.thread.count",
-    unit: "{thread}",
-    instrument: Instrument::UpDownCounter,
-    help: "Threads of all processes (sum of num_threads in /proc/<pid>/stat)",
-    attributes: &[],
-    source: "sum(p.num_threads() for p in process_iter())",
-    extension: true,
-};
-
-pub static CREATED: MetricDesc = MetricDesc {
-    name: "system.process.created",
-    unit: "{process}",
-    instrument: Instrument::Counter,
-    help: "Processes and threads created since boot (processes in /proc/stat)",
-    attributes: &[],
-    source: "/proc/stat processes (psutil has no function for it)",
-    extension: false,
-};
-
-pub static PID_LIMIT: MetricDesc = MetricDesc {
-    name: "system.process.limit",
-    unit: "{process}",
-    instrument: Instrument::UpDownCounter,
-    help: "Highest pid plus one the kernel hands out (/proc/sys/kernel/pid_max)",
-    attributes: &[],
-    source: "/proc/sys/kernel/pid_max",
-    extension: true,
-};
-
-pub static THREAD_LIMIT: MetricDesc = MetricDesc {
-    name: "system.thread.limit",
-    unit: "{thread}",
-    instrument: Instrument::UpDownCounter,
-    help: "Most threads the system allows (/proc/sys/kernel/threads-max)",
-    attributes: &[],
-    source: "/proc/sys/kernel/threads-max",
-    extension: true,
-};
-
-pub static GROUP_COUNT: MetricDesc = MetricDesc {
-    name: "process.count",
-    unit: "{process}",
-    instrument: Instrument::UpDownCounter,
-    help: "Processes of the group by psutil status; a state stays (at 0) once the group had it. With unmatched = \"other\", the sum over groups is system_process_count's total",
-    attributes: &[GROUP, STATE],
-    source: "Counter(p.status() for p in group)",
-    extension: false,
-};
-
-pub static CPU_TIME: MetricDesc = MetricDesc {
-    name: "process.cpu.time",
-    unit: "s",
-    instrument: Instrument::Counter,
-    help: "CPU seconds of the group's processes since vitals first saw them (0 when vitals starts: use rate()), a process born later from its birth; plus the CPU of exited children its members waited for (cutime, cstime growth) that vitals did not count already, so short-lived children count once. Never decreases while vitals runs",
-    attributes: &[GROUP, MODE],
-    source: "sum of increments of cpu_times().user, .system (+ children_user, children_system of exited children)",
-    extension: false,
-};
-
-pub static CPU_UTILIZATION: MetricDesc = MetricDesc {
-    name: "process.cpu.utilization",
-    unit: "1",
-    instrument: Instrument::Gauge,
-    help: "Share of all the machine's CPUs the group used over the last interval (process_cpu_time_seconds_total's increase / interval / logical CPUs); psutil's cpu_percent() summed over the group = this x cpu_count() x 100",
-    attributes: &[GROUP, MODE],
-    source: "sum(p.cpu_percent()) / cpu_count() / 100, by user and system",
-    extension: false,
-};
-
-pub static MEMORY_USAGE: MetricDesc = MetricDesc {
-    name: "process.memory.usage",
-    unit: "By",
-    instrument: Instrument::UpDownCounter,
-    help: "Resident set size of the group (sum of RSS: shared pages count in every process that maps them). From VmRSS of /proc/<pid>/status, exact as psutil's statm, where stat's rss is an approximate sum on Linux 6.2 and later",
-    attributes: &[GROUP],
-    source: "sum(p.memory_info().rss)",
-    extension: false,
-};
-
-pub static MEMORY_VIRTUAL: MetricDesc = MetricDesc {
-    name: "process.memory.virtual",
-    unit: "By",
-    instrument: Instrument::UpDownCounter,
-    help: "Virtual memory size of the group",
-    attributes: &[GROUP],
-    source: "sum(p.memory_info().vms)",
-    extension: false,
-};
-
-pub static MEMORY_SHARED: MetricDesc = MetricDesc {
-    name: "process.memory.shared",
-    unit: "By",
-    instrument: Instrument::UpDownCounter,
-    help: "Resident file-backed and shared-memory pages of the group (statm shared: RssFile + RssShmem of /proc/<pid>/status)",
-    attributes: &[GROUP],
-    source: "sum(p.memory_info().shared)",
-    extension: true,
-};
-
-pub static MEMORY_SWAP: MetricDesc = MetricDesc {
-    name: "process.memory.swap",
-    unit: "By",
-    instrument: Instrument::UpDownCounter,
-    help: "Swapped-out memory of the group (VmSwap of /proc/<pid>/status)",
-    attributes: &[GROUP],
-    source: "sum(VmSwap of /proc/<pid>/status)",
-    extension: true,
-};
-
-pub static MEMORY_USS: MetricDesc = MetricDesc {
-    name: "process.memory.uss",
-    unit: "By",
-    instrument: Instrument::UpDownCounter,
-    help: "Unique set size of the group: memory freed if its processes exited (Private_* of smaps_rollup). Only with smaps = true: reading smaps_rollup takes each process's mmap lock",
-    attributes: &[GROUP],
-    source: "sum(p.memory_full_info().uss)",
-    extension: true,
-};
-
-pub static MEMORY_PSS: MetricDesc = MetricDesc {
-    name: "process.memory.pss",
-    unit: "By",
-    instrument: Instrument::UpDownCounter,
-    help: "Proportional set size of the group: shared pages divided among the processes sharing them, so it adds up across groups (Pss of smaps_rollup). Only with smaps = true",
-    attributes: &[GROUP],
-    source: "sum(p.memory_full_info().pss)",
-    extension: true,
-};
-
-pub static DISK_IO: MetricDesc = MetricDesc {
-    name: "process.disk.io",
-    unit: "By",
-    instrument: Instrument::Counter,
-    help: "Bytes the group's processes made storage read, and wrote or dirtied in the page cache, since vitals first saw them (as process_cpu_time_seconds_total). Absent for a group whose /proc/<pid>/io is unreadable (other users' processes when vitals is unprivileged)",
-    attributes: &[GROUP, DIRECTION],
-    source: "sum of increments of io_counters().read_bytes, .write_bytes",
-    extension: false,
-};
-
-pub static IO: MetricDesc = MetricDesc {
-    name: "process.io",
-    unit: "By",
-    instrument: Instrument::Counter,
-    help: "Bytes the group's processes passed to read and write syscalls on any file, pipe or socket, page-cache hits included (rchar, wchar), since vitals first saw them",
-    attributes: &[GROUP, DIRECTION],
-    source: "sum of increments of io_counters().read_chars, .write_chars",
-    extension: true,
-};
-
-pub static THREAD_COUNT: MetricDesc = MetricDesc {
-    name: "process.thread.count",
-    unit: "{thread}",
-    instrument: Instrument::UpDownCounter,
-    help: "Threads of the group's processes",
-    attributes: &[GROUP],
-    source: "sum(p.num_threads())",
-    extension: false,
-};
-
-pub static FD_COUNT: MetricDesc = MetricDesc {
-    name: "process.unix.file_descriptor.count",
-    unit: "{file_descriptor}",
-    instrument: Instrument::UpDownCounter,
-    help: "Open file descriptors of the group's processes whose /proc/<pid>/fd is readable; absent when none is",
-    attributes: &[GROUP],
-    source: "sum(p.num_fds())",
-    extension: false,
-};
-
-pub static FD_LIMIT_UTILIZATION: MetricDesc = MetricDesc {
-    name: "process.unix.file_descriptor.limit_utilization",
-    unit: "1",
-    instrument: Instrument::Gauge,
-    help: "Highest ratio of open descriptors to the soft RLIMIT_NOFILE among the group's processes (the one closest to EMFILE); the limit is re-read every 12 ticks",
-    attributes: &[GROUP],
-    source: "max(p.num_fds() / p.rlimit(RLIMIT_NOFILE)[0])",
-    extension: true,
-};
-
-pub static CONTEXT_SWITCHES: MetricDesc = MetricDesc {
-    name: "process.context_switches",
-    unit: "{context_switch}",
-    instrument: Instrument::Counter,
-    help: "Context switches of the group's processes since vitals first saw them; as psutil, each process's are its main thread's (/proc/<pid>/status)",
-    attributes: &[GROUP, SWITCH],
-    source: "sum of increments of num_ctx_switches().voluntary, .involuntary",
-    extension: false,
-};
-
-pub static PAGING_FAULTS: MetricDesc = MetricDesc {
-    name: "process.paging.faults",
-    unit: "{fault}",
-    instrument: Instrument::Counter,
-    help: "Page faults of the group's processes since vitals first saw them, plus those of exited children not counted already (cmajflt, cminflt growth), as process_cpu_time_seconds_total",
-    attributes: &[GROUP, FAULT],
-    source: "sum of increments of /proc/<pid>/stat majflt, minflt (+ cmajflt, cminflt)",
-    extension: false,
-};
-
-pub static OLDEST_START: MetricDesc = MetricDesc {
-    name: "process.oldest.start_time",
-    unit: "s",
-    instrument: Instrument::Gauge,
-    help: "Start time (Unix seconds) of the group's oldest process: a restart of the service shows as a jump",
-    attributes: &[GROUP],
-    source: "min(p.create_time())",
-    extension: true,
-};
-
-pub static TOP_CPU: MetricDesc = MetricDesc {
-    name: "process.top.cpu.utilization",
-    unit: "1",
-    instrument: Instrument::Gauge,
-    help: "Share of all CPUs over the last interval of each of the top_n processes highest in CPU and the top_n highest in RSS (at most 2 x top_n series; psutil's cpu_percent() = this x cpu_count() x 100). A name of its own, so that sums over process_* group metrics never count a process twice",
-    attributes: &[PID, COMMAND, OWNER, GROUP, COMMAND_LINE],
-    source: "p.cpu_percent() / cpu_count() / 100",
-    extension: true,
-};
-
-pub static TOP_MEMORY: MetricDesc = MetricDesc {
-    name: "process.top.memory.usage",
-    unit: "By",
-    instrument: Instrument::UpDownCounter,
-    help: "RSS of each process of process_top_cpu_utilization_ratio (the top_n by CPU and the top_n by RSS); process_command_line only with top_cmdline = true",
-    attributes: &[PID, COMMAND, OWNER, GROUP, COMMAND_LINE],
-    source: "p.memory_info().rss",
-    extension: true,
-};
-
-pub static READS_DENIED: MetricDesc = MetricDesc {
-    name: "vitals.process.reads_denied",
-    unit: "{read}",
-    instrument: Instrument::Counter,
-    help: "Per-process reads left out because the file could not be read (permission denied: other users' io, fd and smaps_rollup when vitals is unprivileged), by file; one per process and tick, never logged. A process exiting mid-read is not counted",
-    attributes: &[FILE],
-    source: "vitals",
-    extension: true,
-};
-
-pub static SCANNED: MetricDesc = MetricDesc {
-    name: "vitals.process.scanned",
-    unit: "{process}",
-    instrument: Instrument::Gauge,
-    help: "Processes whose /proc/<pid>/stat the last tick read",
-    attributes: &[],
-    source: "vitals",
-    extension: true,
-};
-
-pub static FOLDED: MetricDesc = MetricDesc {
-    name: "vitals.process.groups.folded",
-    unit: "{group}",
-    instrument: Instrument::Gauge,
-    help: "Group names that found max_groups groups already and whose processes are counted in process_group=\"other\" (distinct names among live processes)",
-    attributes: &[],
-    source: "vitals",
-    extension: true,
-};
-
-pub static CATALOG: &[&MetricDesc] = &[
-    &COUNT,
-    &THREADS,
-    &CREATED,
-    &PID_LIMIT,
-    &THREAD_LIMIT,
-    &GROUP_COUNT,
-    &CPU_TIME,
-    &CPU_UTILIZATION,
-    &MEMORY_USAGE,
-    &MEMORY_VIRTUAL,
-    &MEMORY_SHARED,
-    &MEMORY_SWAP,
-    &MEMORY_USS,
-    &MEMORY_PSS,
-    &DISK_IO,
-    &IO,
-    &THREAD_COUNT,
-    &FD_COUNT,
-    &FD_LIMIT_UTILIZATION,
-    &CONTEXT_SWITCHES,
-    &PAGING_FAULTS,
-    &OLDEST_START,
-    &TOP_CPU,
-    &TOP_MEMORY,
-    &READS_DENIED,
-    &SCANNED,
-    &FOLDED,
-];
-
-/// States exported even at zero: psutil's Linux statuses a current kernel can report.
-const ALWAYS: [bool; STATES.len()] = [
-    true, true, true, true, true, true, true, false, false, true, true,
-];
-
-/// Files whose unreadability is counted, in `denied` order.
-const DENIED_FILES: [&str; 3] = ["io", "fd", "smaps_rollup"];
-const DENIED_IO: usize = 0;
-const DENIED_FD: usize = 1;
-const DENIED_SMAPS: usize = 2;
-
-/// A process's rlimit is re-read when (pid + tick) is a multiple of this.
-const LIMITS_EVERY: u64 = 12;
-
-/// Command lines in top-N labels are cut to this many bytes.
-const CMDLINE_MAX: usize = 256;
-
-/// Counts over one pass of /proc.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Counts {
-    pub by_state: [u64; STATES.len()],
-    pub threads: u64,
-}
-
-/// The `processes` line of /proc/stat.
-pub fn parse_processes(stat: &str) -> Result<u64, ParseError> {
-    let value = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("processes "))
-        .ok_or_else(|| ParseError("no processes line".into()))?;
-    host::num(value.trim(), "processes")
-}
-
-/// User names by uid from `<rootfs>/etc/passwd`, re-read when the file changes.
-#[derive(Default)]
-struct Users {
-    names: HashMap<u32, String>,
-    stamp: Option<(SystemTime, u64)>,
-    checked: u64,
-}
-
-impl Users {
-    fn refresh(&mut self, path: &Path, tick: u64) {
-        if self.checked == tick {
-            return;
-        }
-        self.checked = tick;
-        let stamp = std::fs::metadata(path)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())));
-        if stamp == self.stamp {
-            return;
-        }
-        self.stamp = stamp;
-        let text = host::read_bytes_with(path, host::Limit::Table).unwrap_or_default();
-        self.names = passwd::parse_passwd(&text)
-            .into_iter()
-            .map(|(uid, name)| (uid, escape(&name).into_owned()))
-            .collect();
-    }
-
-    /// psutil's `username()`: the name, or the uid as a string.
-    fn name(&self, uid: Option<u32>) -> Cow<'_, str> {
-        match uid {
-            Some(uid) => match self.names.get(&uid) {
-                Some(n) => Cow::Borrowed(n.as_str()),
-                None => Cow::Owned(uid.to_string()),
-            },
-            None => Cow::Borrowed(""),
-        }
-    }
-}
+use crate::host::{self, HostError, HostPaths};
+use crate::snapshot::{ErrorKind, Snapshot};
+pub use catalog::*;
+use export::ALWAYS;
+use groups::Groups;
+use reader::Reader;
+use rules::Needs;
+use scan::{Counts, DENIED_FILES, DENIED_SMAPS};
+pub use settings::{Settings, Unmatched};
+use table::Table;
 
 /// System-wide facts read once per tick.
 struct Tick {
@@ -514,6 +68,8 @@ pub struct ProcessesCollector {
     groups: Groups,
     users: Users,
     comm: Vec<u8>,
+    /// psutil's `name()` of the process being matched.
+    name: Vec<u8>,
     argv0: Vec<u8>,
     cmdline: Vec<u8>,
     cgroup: Vec<u8>,
@@ -521,20 +77,32 @@ pub struct ProcessesCollector {
     chain: Vec<u32>,
     order: Vec<u32>,
     rank: Vec<(u64, usize)>,
+    /// Scratch for fd and thread ids.
+    fds: Vec<u32>,
+    /// ioprio_get(2) answers for the pids of `procfs`: it is this process's own pid
+    /// namespace's.
+    ioprio: bool,
     folded: HashSet<u64>,
     denied: [u64; 3],
+    /// With `sockets = true`: which process holds which socket.
+    sockets: Option<sockets::SocketOwners>,
     scanned: u64,
     tick: u64,
     last: Option<Instant>,
     clock_ticks: f64,
     page_size: u64,
+    exits: exits::Exits,
 }
 
 impl ProcessesCollector {
     pub fn new(paths: HostPaths, settings: &Settings) -> Self {
         let needs = rules::needs(&settings.rules);
+        let exits = exits::Exits::new(&paths, settings.groups && settings.exit_records);
+        let sockets = settings
+            .sockets
+            .then(|| sockets::SocketOwners::new(&paths, settings.timeout.0));
         Self {
-            paths,
+            paths: paths.clone(),
             needs: Needs {
                 user: needs.user || settings.top_n > 0,
                 ..needs
@@ -545,6 +113,7 @@ impl ProcessesCollector {
             groups: Groups::new(settings.max_groups),
             users: Users::default(),
             comm: Vec::with_capacity(64),
+            name: Vec::with_capacity(64),
             argv0: Vec::new(),
             cmdline: Vec::new(),
             cgroup: Vec::new(),
@@ -552,15 +121,58 @@ impl ProcessesCollector {
             chain: Vec::new(),
             order: Vec::new(),
             rank: Vec::new(),
+            fds: Vec::new(),
+            ioprio: same_pid_namespace(&paths),
             folded: HashSet::new(),
             denied: [0; 3],
+            sockets,
             scanned: 0,
             tick: 0,
             last: None,
             clock_ticks: rustix::param::clock_ticks_per_second() as f64,
             page_size: rustix::param::page_size() as u64,
+            exits,
             settings: settings.clone(),
         }
+    }
+
+    /// Credits the exit records of processes that ended, placing never-seen ones by the
+    /// rules (from comm and uid), else by parent.
+    fn credit_exits(&mut self, tick: &Tick) {
+        let children = self.settings.children;
+        let drop = self.settings.unmatched == Unmatched::Drop;
+        let rules = &self.settings.rules;
+        let users = &mut self.users;
+        let passwd = self.paths.root("etc/passwd");
+        let number = tick.number;
+        self.exits.credit(
+            number,
+            tick.btime,
+            self.clock_ticks,
+            &mut self.table,
+            &mut self.groups,
+            |e, table, groups| {
+                let comm = escape(e.comm());
+                let name = if rules.is_empty() {
+                    Some(comm.into_owned())
+                } else {
+                    users.refresh(&passwd, number);
+                    let user = users.name(Some(e.uid));
+                    rules::group_name(
+                        rules,
+                        &rules::Facts {
+                            comm: &comm,
+                            name: &comm,
+                            argv0: b"",
+                            cmdline: b"",
+                            user: &user,
+                            cgroup: b"",
+                        },
+                    )
+                };
+                exits::place_unseen(e, table, groups, children, drop, name)
+            },
+        );
     }
 
     fn limit(&self, file: &str, desc: &'static MetricDesc, out: &mut Snapshot) {
@@ -569,428 +181,16 @@ impl ProcessesCollector {
             Err(e) => out.skip(e.kind(), e.to_string()),
         }
     }
-
-    /// Reads one process: stat always; the rest when it is (or may be) in a group.
-    fn scan(&mut self, pid: u32, counts: &mut Counts) {
-        let Ok(bytes) = self.reader.read(pid, "stat") else {
-            return;
-        };
-        let Some(st) = parse_pid_stat(bytes) else {
-            return;
-        };
-        let state = state_index(st.state);
-        if let Some(i) = state {
-            counts.by_state[i] += 1;
-        }
-        counts.threads += st.num_threads;
-        self.scanned += 1;
-        if !self.settings.groups {
-            return;
-        }
-        self.comm.clear();
-        self.comm.extend_from_slice(st.comm);
-        let mut r = Reading {
-            start: st.starttime,
-            ppid: st.ppid,
-            kthread: st.is_kernel_thread(),
-            own: [st.utime, st.stime, st.majflt, st.minflt],
-            child: [st.cutime, st.cstime, st.cmajflt, st.cminflt],
-            member: Member {
-                state,
-                threads: st.num_threads,
-                rss: st.rss_pages.saturating_mul(self.page_size),
-                vms: st.vsize,
-                start: st.starttime,
-                ..Member::default()
-            },
-            ..Reading::default()
-        };
-        if self.table.is_dropped(pid, r.start) {
-            self.table.observe(pid, &self.comm, &r, &mut self.groups);
-            return;
-        }
-        if let Ok(bytes) = self.reader.read(pid, "status") {
-            let s = parse_pid_status(bytes);
-            r.uid = s.real_uid;
-            // No memory lines: a kernel thread or a zombie, which has no memory (statm
-            // reads all zeros for it).
-            r.member.rss = s.rss_bytes();
-            r.member.swap = Some(s.swap_bytes());
-            r.member.shared = Some(s.shared_bytes().unwrap_or(0));
-            r.ctx = s
-                .voluntary_ctxt_switches
-                .zip(s.nonvoluntary_ctxt_switches)
-                .map(|(v, n)| [v, n]);
-        }
-        match self.reader.read(pid, "io") {
-            Ok(bytes) => {
-                r.io = parse_pid_io(bytes).map(|i| [i.read_bytes, i.write_bytes, i.rchar, i.wchar])
-            }
-            Err(Failure::Denied) => self.denied[DENIED_IO] += 1,
-            Err(Failure::Gone) => {}
-        }
-        match self.reader.count_fds(pid) {
-            Ok(n) => r.member.fds = Some(n),
-            Err(Failure::Denied) => self.denied[DENIED_FD] += 1,
-            Err(Failure::Gone) => {}
-        }
-        if let Some(fds) = r.member.fds {
-            let known = self
-                .table
-                .info(pid)
-                .filter(|i| i.start == r.start)
-                .map(|i| i.fd_limit);
-            let limit = match known {
-                Some(l) if !(u64::from(pid) + self.tick).is_multiple_of(LIMITS_EVERY) => l,
-                _ => {
-                    let l = self
-                        .reader
-                        .read(pid, "limits")
-                        .ok()
-                        .and_then(parse_nofile_soft)
-                        .unwrap_or(0);
-                    r.fd_limit = Some(l);
-                    l
-                }
-            };
-            if limit > 0 {
-                r.member.fd_ratio = Some(fds as f64 / limit as f64);
-            }
-        }
-        if self.settings.smaps {
-            if r.kthread || state == Some(ZOMBIE) {
-                r.member.uss_pss = Some((0, 0));
-            } else {
-                match self.reader.read(pid, "smaps_rollup") {
-                    Ok(bytes) => r.member.uss_pss = parse_smaps_rollup(bytes),
-                    Err(Failure::Denied) => self.denied[DENIED_SMAPS] += 1,
-                    Err(Failure::Gone) => {}
-                }
-            }
-        }
-        self.table.observe(pid, &self.comm, &r, &mut self.groups);
-    }
-
-    /// Gives every process first seen (or changed) this tick its group; an unmatched one
-    /// whose parent is also new waits for the parent.
-    fn resolve_fresh(&mut self) {
-        self.fresh.clear();
-        self.fresh.extend(self.table.fresh());
-        for i in 0..self.fresh.len() {
-            let pid = self.fresh[i];
-            self.chain.clear();
-            let mut cur = pid;
-            loop {
-                self.chain.push(cur);
-                let Some(info) = self.table.info(cur) else {
-                    break;
-                };
-                if !self.settings.children || self.chain.len() >= 256 {
-                    break;
-                }
-                match self.table.info(info.ppid) {
-                    Some(p) if p.start <= info.start && p.group == UNASSIGNED => cur = info.ppid,
-                    _ => break,
-                }
-            }
-            while let Some(pid) = self.chain.pop() {
-                self.assign(pid);
-            }
-        }
-    }
-
-    fn assign(&mut self, pid: u32) {
-        let Some(info) = self.table.info(pid) else {
-            return;
-        };
-        if info.group != UNASSIGNED && !info.rematch {
-            return;
-        }
-        let (ppid, start, kthread) = (info.ppid, info.start, info.kthread);
-        let name = if kthread {
-            Some(KERNEL.to_string())
-        } else {
-            self.match_rules(pid)
-        };
-        let (group, inheritable, folded) = match name {
-            Some(name) => match self.groups.get_or_insert(&name) {
-                Some(id) => (id, true, 0),
-                None => (self.groups.other(), true, fold_hash(&name)),
-            },
-            None => {
-                let parent = self
-                    .table
-                    .info(ppid)
-                    .filter(|p| self.settings.children && p.start <= start && p.inheritable);
-                match (parent, self.settings.unmatched) {
-                    (Some(p), _) if p.group != UNASSIGNED => (p.group, true, 0),
-                    (_, Unmatched::Other) => (self.groups.other(), false, 0),
-                    (_, Unmatched::Drop) => (DROPPED, false, 0),
-                }
-            }
-        };
-        self.table.assign(pid, group, inheritable, folded);
-    }
-
-    /// The name the rules give `pid` (every process its comm when there are none), reading
-    /// cmdline and cgroup only when a rule needs them.
-    fn match_rules(&mut self, pid: u32) -> Option<String> {
-        let info = self.table.info(pid)?;
-        if self.settings.rules.is_empty() {
-            return Some(escape(info.comm).into_owned());
-        }
-        let uid = info.uid;
-        self.comm.clear();
-        self.comm.extend_from_slice(info.comm);
-        self.argv0.clear();
-        self.cmdline.clear();
-        if self.needs.cmdline
-            && let Ok(bytes) = self.reader.read(pid, "cmdline")
-        {
-            if let Some(first) = args(bytes).next() {
-                self.argv0.extend_from_slice(first);
-            }
-            join_into(bytes, &mut self.cmdline);
-        }
-        self.cgroup.clear();
-        if self.needs.cgroup
-            && let Ok(bytes) = self.reader.read(pid, "cgroup")
-            && let Some(path) = cgroup_path(bytes)
-        {
-            self.cgroup.extend_from_slice(path);
-        }
-        if self.needs.user {
-            self.users
-                .refresh(&self.paths.root("etc/passwd"), self.tick);
-        }
-        let comm = escape(&self.comm);
-        let user = self.users.name(uid);
-        let facts = Facts {
-            comm: &comm,
-            argv0: &self.argv0,
-            cmdline: &self.cmdline,
-            user: &user,
-            cgroup: &self.cgroup,
-        };
-        rules::group_name(&self.settings.rules, &facts)
-    }
-
-    fn export_groups(&mut self, tick: &Tick, out: &mut Snapshot) {
-        let clk = self.clock_ticks;
-        self.order.clear();
-        self.order.extend(self.groups.ids());
-        let groups = &self.groups;
-        self.order.sort_by(|a, b| {
-            let name = |id: &u32| groups.get(*id).map(|g| g.name.as_str());
-            name(a).cmp(&name(b))
-        });
-        for &id in &self.order {
-            let Some(g) = self.groups.get_mut(id) else {
-                continue;
-            };
-            let cpu = [g.totals.cpu_faults[USER], g.totals.cpu_faults[SYSTEM]];
-            let util =
-                match (tick.elapsed, tick.cpus) {
-                    (Some(e), Some(n)) if e > 0.0 && n > 0 => Some([0, 1].map(|m| {
-                        cpu[m].saturating_sub(g.prev_cpu[m]) as f64 / clk / (e * n as f64)
-                    })),
-                    _ => None,
-                };
-            g.prev_cpu = cpu;
-            export_group(g, util, tick, clk, self.settings.smaps, out);
-        }
-    }
-
-    fn export_top(&mut self, tick: &Tick, out: &mut Snapshot) {
-        let n = self.settings.top_n;
-        let candidates = self.table.candidates();
-        let mut chosen = Vec::with_capacity(2 * n);
-        let cpu = candidates
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.cpu_ticks.filter(|&t| t > 0).map(|t| (t, i)));
-        top(cpu, n, &mut self.rank, &mut chosen);
-        let rss = candidates.iter().enumerate().map(|(i, c)| (c.rss, i));
-        top(rss, n, &mut self.rank, &mut chosen);
-        chosen.sort_unstable();
-        chosen.dedup();
-        let chosen: Vec<table::Candidate> = chosen.iter().map(|&i| candidates[i]).collect();
-        self.users
-            .refresh(&self.paths.root("etc/passwd"), self.tick);
-        for c in chosen {
-            let pid = c.pid;
-            let Some(info) = self.table.info(pid) else {
-                continue;
-            };
-            let group = self
-                .groups
-                .get(info.group)
-                .map(|g| g.name.clone())
-                .unwrap_or_default();
-            let comm = escape(info.comm).into_owned();
-            let owner = self.users.name(info.uid).into_owned();
-            let pid_label = pid.to_string();
-            let mut cmdline = String::new();
-            if self.settings.top_cmdline
-                && let Ok(bytes) = self.reader.read(pid, "cmdline")
-            {
-                join_into(bytes, &mut self.cmdline);
-                let cut = self.cmdline.len().min(CMDLINE_MAX);
-                cmdline = escape(&self.cmdline[..cut]).into_owned();
-            }
-            let mut labels: Vec<(&'static str, &str)> = vec![
-                (PID, &pid_label),
-                (COMMAND, &comm),
-                (OWNER, &owner),
-                (GROUP, &group),
-            ];
-            if self.settings.top_cmdline {
-                labels.push((COMMAND_LINE, &cmdline));
-            }
-            if let (Some(ticks), Some(e), Some(n)) = (c.cpu_ticks, tick.elapsed, tick.cpus)
-                && e > 0.0
-                && n > 0
-            {
-                out.add(
-                    &TOP_CPU,
-                    &labels,
-                    ticks as f64 / self.clock_ticks / (e * n as f64),
-                );
-            }
-            out.add(&TOP_MEMORY, &labels, c.rss as f64);
-        }
-    }
 }
 
-/// Appends to `chosen` the indexes of the `n` highest values, using `rank` as scratch.
-fn top(
-    values: impl Iterator<Item = (u64, usize)>,
-    n: usize,
-    rank: &mut Vec<(u64, usize)>,
-    chosen: &mut Vec<usize>,
-) {
-    rank.clear();
-    rank.extend(values);
-    if rank.len() > n {
-        rank.select_nth_unstable_by(n, |a, b| b.cmp(a));
-        rank.truncate(n);
-    }
-    chosen.extend(rank.iter().map(|&(_, i)| i));
-}
-
-/// A process's group-name hash, for counting folded names (never 0, which means none).
-fn fold_hash(name: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    name.hash(&mut h);
-    h.finish() | 1
-}
-
-fn export_group(
-    g: &Group,
-    util: Option<[f64; 2]>,
-    tick: &Tick,
-    clk: f64,
-    smaps: bool,
-    out: &mut Snapshot,
-) {
-    let name = g.name.as_str();
-    let s = &g.gauges;
-    let empty = s.members == 0;
-    for (i, state) in STATES.iter().enumerate() {
-        if g.states_seen & (1 << i) != 0 || s.by_state[i] > 0 {
-            out.add(
-                &GROUP_COUNT,
-                &[(GROUP, name), (STATE, state)],
-                s.by_state[i] as f64,
-            );
-        }
-    }
-    for (m, mode) in [(USER, "user"), (SYSTEM, "system")] {
-        out.add(
-            &CPU_TIME,
-            &[(GROUP, name), (MODE, mode)],
-            g.totals.cpu_faults[m] as f64 / clk,
-        );
-    }
-    if let Some(u) = util {
-        out.add(&CPU_UTILIZATION, &[(GROUP, name), (MODE, "user")], u[0]);
-        out.add(&CPU_UTILIZATION, &[(GROUP, name), (MODE, "system")], u[1]);
-    }
-    out.add(&MEMORY_USAGE, &[(GROUP, name)], s.rss as f64);
-    out.add(&MEMORY_VIRTUAL, &[(GROUP, name)], s.vms as f64);
-    let or_empty = |v: Option<u64>| v.or(empty.then_some(0));
-    if let Some(v) = or_empty(s.shared) {
-        out.add(&MEMORY_SHARED, &[(GROUP, name)], v as f64);
-    }
-    if let Some(v) = or_empty(s.swap) {
-        out.add(&MEMORY_SWAP, &[(GROUP, name)], v as f64);
-    }
-    if smaps {
-        if let Some(v) = or_empty(s.uss) {
-            out.add(&MEMORY_USS, &[(GROUP, name)], v as f64);
-        }
-        if let Some(v) = or_empty(s.pss) {
-            out.add(&MEMORY_PSS, &[(GROUP, name)], v as f64);
-        }
-    }
-    if g.has_io {
-        out.add(
-            &DISK_IO,
-            &[(GROUP, name), (DIRECTION, "read")],
-            g.totals.io[0] as f64,
-        );
-        out.add(
-            &DISK_IO,
-            &[(GROUP, name), (DIRECTION, "write")],
-            g.totals.io[1] as f64,
-        );
-        out.add(
-            &IO,
-            &[(GROUP, name), (DIRECTION, "read")],
-            g.totals.io[2] as f64,
-        );
-        out.add(
-            &IO,
-            &[(GROUP, name), (DIRECTION, "write")],
-            g.totals.io[3] as f64,
-        );
-    }
-    out.add(&THREAD_COUNT, &[(GROUP, name)], s.threads as f64);
-    if let Some(v) = or_empty(s.fds) {
-        out.add(&FD_COUNT, &[(GROUP, name)], v as f64);
-    }
-    if let Some(r) = s.fd_ratio {
-        out.add(&FD_LIMIT_UTILIZATION, &[(GROUP, name)], r);
-    }
-    if g.has_ctx {
-        out.add(
-            &CONTEXT_SWITCHES,
-            &[(GROUP, name), (SWITCH, "voluntary")],
-            g.totals.ctx[0] as f64,
-        );
-        out.add(
-            &CONTEXT_SWITCHES,
-            &[(GROUP, name), (SWITCH, "involuntary")],
-            g.totals.ctx[1] as f64,
-        );
-    }
-    out.add(
-        &PAGING_FAULTS,
-        &[(GROUP, name), (FAULT, "major")],
-        g.totals.cpu_faults[MAJOR] as f64,
-    );
-    out.add(
-        &PAGING_FAULTS,
-        &[(GROUP, name), (FAULT, "minor")],
-        g.totals.cpu_faults[MINOR] as f64,
-    );
-    if let (Some(oldest), Some(btime)) = (s.oldest, tick.btime) {
-        out.add(
-            &OLDEST_START,
-            &[(GROUP, name)],
-            btime as f64 + oldest as f64 / clk,
-        );
-    }
+/// True when `procfs` is the live proc of this process's pid namespace (its `self` link is
+/// our pid), so that a pid read there means the same process to a syscall.
+fn same_pid_namespace(paths: &HostPaths) -> bool {
+    paths.procfs_is_live()
+        && std::fs::read_link(paths.proc("self"))
+            .ok()
+            .and_then(|l| l.to_str()?.parse::<u32>().ok())
+            == Some(std::process::id())
 }
 
 impl Collector for ProcessesCollector {
@@ -1001,12 +201,11 @@ impl Collector for ProcessesCollector {
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let now = Instant::now();
         self.tick += 1;
-        let stat = host::read(&self.paths.proc("stat"));
+        let path = self.paths.proc("stat");
+        let stat = host::read(&path)
+            .and_then(|text| host::proc_stat::parse_proc_stat(&text).map_err(|e| e.at(&path)));
         let (btime, cpus) = match &stat {
-            Ok(text) => match host::proc_stat::parse_proc_stat(text) {
-                Ok(s) => (s.btime, Some(s.per_cpu.len()).filter(|&n| n > 0)),
-                Err(_) => (None, None),
-            },
+            Ok(s) => (s.btime, Some(s.per_cpu.len()).filter(|&n| n > 0)),
             Err(_) => (None, None),
         };
         let tick = Tick {
@@ -1030,6 +229,7 @@ impl Collector for ProcessesCollector {
                 .and_then(|t| host::uptime::parse_uptime(&t).ok())
                 .map(|s| (s * self.clock_ticks) as u64);
             self.table.begin(uptime);
+            self.table.exit_records = self.exits.begin();
             self.groups.begin_tick();
         }
         let mut counts = Counts::default();
@@ -1049,7 +249,16 @@ impl Collector for ProcessesCollector {
                     .and_then(parse_pid_stat)
                     .is_some_and(|s| s.starttime == start)
             });
+            self.credit_exits(&tick);
+            let kernel = stat
+                .as_ref()
+                .ok()
+                .map(|s| s.total.ticks[..3].iter().sum::<u64>());
+            self.exits.balance(kernel, &self.groups);
             self.groups.expire(now, self.settings.empty_group_ttl.0);
+            if let Some(s) = &mut self.sockets {
+                s.walk(&self.paths, &self.pids, &self.table, out);
+            }
         }
 
         for (i, state) in STATES.iter().enumerate() {
@@ -1059,24 +268,44 @@ impl Collector for ProcessesCollector {
             }
         }
         out.add(&THREADS, &[], counts.threads as f64);
-        match stat
-            .and_then(|text| parse_processes(&text).map_err(|e| e.at(&self.paths.proc("stat"))))
-        {
-            Ok(n) => out.add(&CREATED, &[], n as f64),
+        match stat.map(|s| s.processes) {
+            Ok(Some(n)) => out.add(&CREATED, &[], n as f64),
+            Ok(None) => out.skip(
+                ErrorKind::Parse,
+                format!("parsing {}: no processes line", path.display()),
+            ),
             Err(e) => out.skip(e.kind(), e.to_string()),
         }
         self.limit("sys/kernel/pid_max", &PID_LIMIT, out);
         self.limit("sys/kernel/threads-max", &THREAD_LIMIT, out);
         if groups {
             self.export_groups(&tick, out);
-            if self.settings.top_n > 0 {
-                self.export_top(&tick, out);
+            let (table, groups) = (&self.table, &self.groups);
+            let pinned = |pid| {
+                table
+                    .info(pid)
+                    .and_then(|i| groups.get(i.group))
+                    .is_some_and(|g| g.per_process)
+            };
+            let chosen = select::select(
+                table.candidates(),
+                self.settings.top_n,
+                self.settings.max_processes,
+                pinned,
+                &mut self.rank,
+            );
+            if let Some(s) = &self.sockets {
+                s.export_groups(&self.table, &self.groups, out);
             }
+            self.export_top(&tick, &chosen.top, out);
+            self.export_detail(&tick, &chosen.detail, out);
+            out.add(&DETAIL_FOLDED, &[], chosen.folded as f64);
             for (i, file) in DENIED_FILES.iter().enumerate() {
                 if i != DENIED_SMAPS || self.settings.smaps {
                     out.add(&READS_DENIED, &[(FILE, file)], self.denied[i] as f64);
                 }
             }
+            self.exits.export(self.clock_ticks, out);
             out.add(
                 &FOLDED,
                 &[],
@@ -1091,16 +320,16 @@ impl Collector for ProcessesCollector {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::Path;
 
-    #[test]
-    fn processes_line() {
-        assert_eq!(
-            parse_processes("ctxt 1\nprocesses 4242\nbtime 5\n"),
-            Ok(4242)
-        );
-        assert!(parse_processes("ctxt 1\n").is_err());
-    }
+    use super::*;
+    use crate::host::passwd;
+    use crate::host::proc_pid_cgroup::cgroup_path;
+    use crate::host::proc_pid_cmdline::join_into;
+    use crate::host::proc_pid_io::parse_pid_io;
+    use crate::host::proc_pid_limits::parse_nofile_soft;
+    use crate::host::proc_pid_smaps::parse_smaps_rollup;
+    use crate::host::proc_pid_status::parse_pid_status;
 
     /// A /proc tree in a temporary directory that a test rewrites between ticks.
     struct Tree(std::path::PathBuf);
@@ -1310,6 +539,54 @@ mod tests {
     }
 
     #[test]
+    fn per_process_groups_top_n_and_max_processes() {
+        let t = Tree::new("detail");
+        t.process(10, 1, "db", 50, (100, 0), Some(10));
+        t.process(11, 10, "db", 60, (5, 0), Some(0));
+        t.process(12, 10, "db", 70, (5, 0), Some(0));
+        t.process(13, 1, "web", 80, (0, 0), Some(0));
+        let settings: Settings = toml::from_str(
+            "top_n = 1\nmax_processes = 3\n[[group]]\nname = \"db\"\ncomm = [\"db\"]\nper_process = true\n",
+        )
+        .unwrap();
+        let mut c = ProcessesCollector::new(HostPaths::under(&t.0), &settings);
+        collect(&mut c);
+        // 13 burns 7 ticks and reads 500 bytes: the top by CPU and by disk I/O.
+        t.process(13, 1, "web", 80, (7, 0), Some(500));
+        let s = collect(&mut c);
+        let pids: Vec<&str> = s
+            .family(DETAIL_INFO.name)
+            .unwrap()
+            .samples
+            .iter()
+            .map(|x| x.labels[0].1.as_str())
+            .collect();
+        assert_eq!(pids, ["10", "11", "13"], "the top first, then pinned by pid");
+        assert_eq!(value(&s, &DETAIL_FOLDED, &[]), Some(1.0), "12 found no room");
+        assert_eq!(
+            value(&s, &TOP_MEMORY, &[(PID, "13")]),
+            Some(0.0),
+            "the top-N names stay"
+        );
+        assert!(value(&s, &TOP_MEMORY, &[(PID, "11")]).is_none(), "pinned is not top");
+        let clk = rustix::param::clock_ticks_per_second() as f64;
+        assert_eq!(
+            value(&s, &DETAIL_CPU_TIME, &[(PID, "10"), (MODE, "user")]),
+            Some(100.0 / clk),
+            "the process's own counter, not vitals' increment"
+        );
+        assert_eq!(
+            value(&s, &DETAIL_DISK_IO, &[(PID, "13"), (DIRECTION, "read")]),
+            Some(500.0)
+        );
+        assert_eq!(
+            value(&s, &GROUP_COUNT, &[(GROUP, "db"), (STATE, "sleeping")]),
+            Some(3.0),
+            "the group keeps every member"
+        );
+    }
+
+    #[test]
     fn groups_off_is_the_system_counts_alone() {
         let t = Tree::new("off");
         t.process(10, 1, "a", 50, (0, 0), Some(0));
@@ -1356,22 +633,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn cross_key_checks() {
-        let ok = Settings::default();
-        assert_eq!(ok.check(), Ok(()));
-        let s = Settings {
-            max_groups: 0,
-            ..Settings::default()
-        };
-        assert_eq!(s.check().unwrap_err().0, "max_groups");
-        let s = Settings {
-            groups: false,
-            top_n: 5,
-            ..Settings::default()
-        };
-        assert_eq!(s.check().unwrap_err().0, "top_n");
     }
 }

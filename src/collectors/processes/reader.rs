@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{Mode, OFlags, RawDir};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
 /// Why a file of a process could not be read.
@@ -123,6 +123,61 @@ impl Reader {
         Ok(n)
     }
 
+    /// The numeric entries of `<procfs>/<pid>/<dir>` (`task`, `fd`) into `out`, ascending.
+    pub fn entries(&mut self, pid: u32, dir: &str, out: &mut Vec<u32>) -> Result<(), Failure> {
+        out.clear();
+        let fd = self.open(pid, dir, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        let mut entries = RawDir::new(&fd, self.dirbuf.spare_capacity_mut());
+        while let Some(entry) = entries.next() {
+            if let Some(n) = pid_of(entry.map_err(classify)?.file_name().to_bytes()) {
+                out.push(n);
+            }
+        }
+        out.sort_unstable();
+        Ok(())
+    }
+
+    /// The target of the link `<procfs>/<pid>/<file>` (`exe`, `fd/3`), as the kernel
+    /// writes it (a deleted file's path ends in ` (deleted)`).
+    pub fn readlink(&mut self, pid: u32, file: &str) -> Result<Vec<u8>, Failure> {
+        let dir = self.dir.as_ref().ok_or(Failure::Gone)?;
+        self.path.clear();
+        let _ = write!(self.path, "{pid}/{file}");
+        rustix::fs::readlinkat(dir, self.path.as_str(), Vec::new())
+            .map(|c| c.into_bytes())
+            .map_err(classify)
+    }
+
+    /// `len(open_files())`: the descriptors of `<procfs>/<pid>/fd` whose link is an absolute
+    /// path, not deleted, to a regular file (psutil reads the link and stats that path; the
+    /// stat here goes through the link, the same file while its path is not deleted).
+    pub fn count_regular_files(&mut self, pid: u32, fds: &mut Vec<u32>) -> Result<u64, Failure> {
+        self.entries(pid, "fd", fds)?;
+        let mut n = 0;
+        let mut file = String::new();
+        for &fd in fds.iter() {
+            file.clear();
+            let _ = write!(file, "fd/{fd}");
+            let Ok(target) = self.readlink(pid, &file) else {
+                continue;
+            };
+            if !target.starts_with(b"/") || target.ends_with(b" (deleted)") {
+                continue;
+            }
+            let Some(dir) = self.dir.as_ref() else {
+                break;
+            };
+            self.path.clear();
+            let _ = write!(self.path, "{pid}/{file}");
+            if rustix::fs::statat(dir, self.path.as_str(), AtFlags::empty())
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     fn open(&mut self, pid: u32, file: &str, flags: OFlags) -> Result<OwnedFd, Failure> {
         let dir = self.dir.as_ref().ok_or(Failure::Gone)?;
         self.path.clear();
@@ -177,6 +232,15 @@ mod tests {
         assert_eq!(pids, [7]);
         assert_eq!(r.read(7, "stat").unwrap().len(), 10_000, "the buffer grows");
         assert_eq!(r.count_fds(7), Ok(2));
+        let mut fds = Vec::new();
+        assert_eq!(r.entries(7, "fd", &mut fds), Ok(()));
+        assert_eq!(fds, [0, 3]);
+        assert_eq!(
+            r.count_regular_files(7, &mut fds),
+            Ok(0),
+            "not links: no path, no file"
+        );
+        assert_eq!(r.readlink(7, "exe"), Err(Failure::Gone));
         assert_eq!(r.read(7, "status"), Err(Failure::Gone));
         assert_eq!(r.read(8, "stat"), Err(Failure::Gone));
         assert_eq!(

@@ -47,6 +47,8 @@ impl<'de> Deserialize<'de> for BytesPattern {
 pub enum Part {
     Text(String),
     Comm,
+    /// psutil's `name()`: the full name where comm was cut at 15 bytes.
+    Name,
     Exe,
     User,
     Cgroup,
@@ -54,7 +56,7 @@ pub enum Part {
     Capture(String),
 }
 
-/// A group name template: text with `{comm}`, `{exe}`, `{user}`, `{cgroup}` and
+/// A group name template: text with `{comm}`, `{name}`, `{exe}`, `{user}`, `{cgroup}` and
 /// `{capture}` placeholders; `{{` and `}}` are literal braces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template(pub Vec<Part>);
@@ -92,6 +94,7 @@ impl Template {
                     }
                     parts.push(match name.as_str() {
                         "comm" => Part::Comm,
+                        "name" => Part::Name,
                         "exe" => Part::Exe,
                         "user" => Part::User,
                         "cgroup" => Part::Cgroup,
@@ -122,6 +125,8 @@ impl Template {
 pub struct Facts<'a> {
     /// comm as a label value (escaped when not UTF-8).
     pub comm: &'a str,
+    /// psutil's `name()` as a label value: comm, or the full name when comm was cut.
+    pub name: &'a str,
     pub argv0: &'a [u8],
     /// The arguments joined by spaces.
     pub cmdline: &'a [u8],
@@ -140,6 +145,8 @@ pub struct Rule {
     pub cmdline: Vec<BytesPattern>,
     pub user: Vec<String>,
     pub cgroup: Vec<BytesPattern>,
+    /// Every process of the group gets per-process series (up to `max_processes`).
+    pub per_process: bool,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +164,8 @@ struct RuleToml {
     user: Vec<String>,
     #[serde(default)]
     cgroup: Vec<BytesPattern>,
+    #[serde(default)]
+    per_process: bool,
 }
 
 fn default_name() -> String {
@@ -195,6 +204,7 @@ impl TryFrom<RuleToml> for Rule {
             cmdline: t.cmdline,
             user: t.user,
             cgroup: t.cgroup,
+            per_process: t.per_process,
         })
     }
 }
@@ -218,7 +228,10 @@ pub struct Needs {
 pub fn needs(rules: &[Rule]) -> Needs {
     let mut n = Needs::default();
     for r in rules {
-        n.cmdline |= !r.exe.is_empty() || !r.cmdline.is_empty() || r.name.uses(&Part::Exe);
+        n.cmdline |= !r.exe.is_empty()
+            || !r.cmdline.is_empty()
+            || r.name.uses(&Part::Exe)
+            || r.name.uses(&Part::Name);
         n.cgroup |= !r.cgroup.is_empty() || r.name.uses(&Part::Cgroup);
         n.user |= !r.user.is_empty() || r.name.uses(&Part::User);
     }
@@ -258,6 +271,7 @@ impl Rule {
             match part {
                 Part::Text(t) => name.push_str(t),
                 Part::Comm => name.push_str(f.comm),
+                Part::Name => name.push_str(f.name),
                 Part::Exe => name.push_str(&escape(basename(f.argv0))),
                 Part::User => name.push_str(f.user),
                 Part::Cgroup => name.push_str(&escape(f.cgroup)),
@@ -293,7 +307,12 @@ fn first_match<'h>(patterns: &[BytesPattern], haystack: &'h [u8]) -> Option<Opti
 
 /// The first rule's name for `f`, if any rule matches.
 pub fn group_name(rules: &[Rule], f: &Facts) -> Option<String> {
-    rules.iter().find_map(|r| r.apply(f))
+    matching_rule(rules, f).map(|(name, _)| name)
+}
+
+/// The first rule that matches `f`, with the name it gives.
+pub fn matching_rule<'r>(rules: &'r [Rule], f: &Facts) -> Option<(String, &'r Rule)> {
+    rules.iter().find_map(|r| r.apply(f).map(|n| (n, r)))
 }
 
 #[cfg(test)]
@@ -330,6 +349,29 @@ mod tests {
         assert!(Template::parse("{a b}").is_err());
         assert!(Template::parse("{}").is_err());
         assert!(Template::parse("").is_err());
+    }
+
+    #[test]
+    fn full_name_template_and_per_process() {
+        let r = rules(
+            "[[group]]\nname = \"svc-{name}\"\ncomm = [\"averyveryverylo\"]\nper_process = true\n\
+             [[group]]\ncomm = [\"b\"]\n",
+        );
+        assert!(needs(&r).cmdline, "{{name}} may need the cmdline");
+        let f = Facts {
+            comm: "averyveryverylo",
+            name: "averyveryverylongname",
+            ..Facts::default()
+        };
+        let (name, rule) = matching_rule(&r, &f).unwrap();
+        assert_eq!(name, "svc-averyveryverylongname");
+        assert!(rule.per_process);
+        let f = Facts {
+            comm: "b",
+            name: "b",
+            ..Facts::default()
+        };
+        assert!(!matching_rule(&r, &f).unwrap().1.per_process, "off by default");
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use super::groups::{Groups, Member};
+use super::groups::{Groups, IO_FIELDS, Member};
 
 /// The group id of a process that belongs to no group (`unmatched = "drop"`).
 pub const DROPPED: u32 = u32::MAX;
@@ -33,6 +33,8 @@ const HAS_CTX: u8 = 8;
 const INHERITABLE: u8 = 16;
 /// comm or uid changed (an exec, a setuid): match again.
 const REMATCH: u8 = 32;
+/// Its exit record was credited ([`super::exits`]): later readings (a zombie) add nothing.
+const EXITED: u8 = 64;
 
 /// One process's reading in one tick. `own` and `child` are in the order of
 /// [`super::groups::USER`].. (utime, stime, majflt, minflt and the children's same four).
@@ -44,8 +46,8 @@ pub struct Reading {
     pub own: [u64; 4],
     pub child: [u64; 4],
     pub uid: Option<u32>,
-    /// read_bytes, write_bytes, rchar, wchar.
-    pub io: Option<[u64; 4]>,
+    /// read_bytes, write_bytes, rchar, wchar, syscr, syscw.
+    pub io: Option<[u64; IO_FIELDS]>,
     /// voluntary, involuntary.
     pub ctx: Option<[u64; 2]>,
     pub fd_limit: Option<u64>,
@@ -65,7 +67,7 @@ struct Proc {
     /// The children's counters up to which growth has been credited.
     child: [u64; 4],
     child_now: [u64; 4],
-    io: [u64; 4],
+    io: [u64; IO_FIELDS],
     ctx: [u64; 2],
     fd_limit: u64,
     /// Hash of the name this process would have had, when `max_groups` folded it.
@@ -90,12 +92,14 @@ pub struct Fresh {
     rematch: bool,
 }
 
-/// A process in a group this tick, for top-N: its own CPU ticks in the interval (unknown at
-/// first sight of a process older than vitals' first tick) and RSS.
+/// A process in a group this tick, for top-N: its own CPU ticks and storage bytes (read and
+/// written) in the interval (unknown at first sight of a process older than vitals' first
+/// tick) and RSS.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
     pub pid: u32,
     pub cpu_ticks: Option<u64>,
+    pub disk_bytes: Option<u64>,
     pub rss: u64,
 }
 
@@ -115,8 +119,34 @@ pub struct Info<'a> {
     pub rematch: bool,
 }
 
+/// A process's last reading, for crediting its exit record ([`super::exits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Last {
+    pub start: u64,
+    pub group: u32,
+    /// utime, stime (ticks), majflt, minflt.
+    pub own: [u64; 4],
+    pub io: Option<[u64; IO_FIELDS]>,
+    pub ctx: Option<[u64; 2]>,
+}
+
+impl Proc {
+    fn last(&self) -> Last {
+        Last {
+            start: self.start,
+            group: self.group,
+            own: self.own,
+            io: (self.flags & HAS_IO != 0).then_some(self.io),
+            ctx: (self.flags & HAS_CTX != 0).then_some(self.ctx),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Table {
+    /// Exited processes are credited from exit records this tick: the children's counters
+    /// (cutime...) are followed but not credited.
+    pub exit_records: bool,
     procs: HashMap<u32, Proc>,
     pending: HashMap<u32, Pending>,
     tick: u64,
@@ -171,6 +201,23 @@ impl Table {
         }
         self.fresh.clear();
         self.candidates.clear();
+        self.gone.clear();
+    }
+
+    /// Processes that left the table this tick (until the next [`Table::begin`]).
+    pub fn gone(&self) -> impl Iterator<Item = (u32, Last)> + '_ {
+        self.gone.iter().map(|(pid, p)| (*pid, p.last()))
+    }
+
+    /// The last reading of `pid` when its start time passes `same`, marking it exited: its
+    /// exit record is credited by the caller, and nothing more is added for it.
+    pub fn exited(&mut self, pid: u32, same: impl Fn(u64) -> bool) -> Option<Last> {
+        let p = self
+            .procs
+            .get_mut(&pid)
+            .filter(|p| p.flags & EXITED == 0 && same(p.start))?;
+        p.flags |= EXITED;
+        Some(p.last())
     }
 
     /// True when `pid` is a process already tracked under the same identity and dropped: its
@@ -213,6 +260,12 @@ impl Table {
         };
         p.seen = tick;
         p.ppid = r.ppid;
+        if p.flags & EXITED != 0 {
+            if let Some(g) = groups.get_mut(p.group) {
+                g.gauges.add(&r.member);
+            }
+            return;
+        }
         if let Some(l) = r.fd_limit {
             p.fd_limit = l;
         }
@@ -229,8 +282,14 @@ impl Table {
         }
         p.child_now = r.child;
         let newborn = p.flags & NEWBORN != 0;
+        let mut disk_bytes = None;
         if let Some(io) = r.io {
             let first = p.flags & HAS_IO == 0;
+            if !first {
+                disk_bytes = Some(
+                    io[0].saturating_sub(p.io[0]) + io[1].saturating_sub(p.io[1]),
+                );
+            }
             p.flags |= HAS_IO;
             let g = group.as_deref_mut().map(|g| {
                 g.has_io = true;
@@ -265,6 +324,7 @@ impl Table {
             self.candidates.push(Candidate {
                 pid,
                 cpu_ticks: Some(cpu),
+                disk_bytes,
                 rss: r.member.rss,
             });
         }
@@ -352,8 +412,11 @@ impl Table {
             g.has_ctx |= p.flags & HAS_CTX != 0;
             let newborn = p.flags & NEWBORN != 0;
             if newborn {
+                g.started += 1;
                 for k in 0..4 {
                     g.totals.cpu_faults[k] += p.own[k];
+                }
+                for k in 0..IO_FIELDS {
                     g.totals.io[k] += p.io[k];
                 }
                 for k in 0..2 {
@@ -363,6 +426,7 @@ impl Table {
             self.candidates.push(Candidate {
                 pid: f.pid,
                 cpu_ticks: newborn.then(|| p.own[0] + p.own[1]),
+                disk_bytes: newborn.then(|| p.io[0] + p.io[1]),
                 rss: f.member.rss,
             });
         }
@@ -423,6 +487,9 @@ impl Table {
             .sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.2.cmp(&a.2)).then(b.1.cmp(&a.1)));
         for &(_, key, is_gone) in &self.order {
             if is_gone {
+                if self.exit_records {
+                    continue;
+                }
                 let (pid, c) = &self.gone[key as usize];
                 let mut total = [0u64; 4];
                 for (k, t) in total.iter_mut().enumerate() {
@@ -468,6 +535,10 @@ impl Table {
                 let Some(p) = self.procs.get_mut(&key) else {
                     continue;
                 };
+                if self.exit_records {
+                    p.child = p.child_now;
+                    continue;
+                }
                 let mut pending = self.pending.get_mut(&key).filter(|e| e.start == p.start);
                 let group = groups.get_mut(p.group);
                 let mut credit = [0u64; 4];
@@ -489,7 +560,6 @@ impl Table {
                 }
             }
         }
-        self.gone.clear();
         let procs = &self.procs;
         self.pending.retain(|pid, e| {
             e.old = e.new;
@@ -610,19 +680,22 @@ mod tests {
         let mut a = r(5, 1, 0, 0);
         a.io = None;
         w.tick(&[(10, a)]);
-        a.io = Some([10, 20, 30, 40]);
+        a.io = Some([10, 20, 30, 40, 1, 2]);
         w.tick(&[(10, a)]);
         let g = w.groups.get(w.g).unwrap();
         assert_eq!(
-            g.totals.io, [0; 4],
+            g.totals.io, [0; IO_FIELDS],
             "first readable: the base, not the lifetime"
         );
         assert!(g.has_io);
         a.io = None;
         w.tick(&[(10, a)]);
-        a.io = Some([15, 20, 30, 41]);
+        a.io = Some([15, 20, 30, 41, 3, 2]);
         w.tick(&[(10, a)]);
-        assert_eq!(w.groups.get(w.g).unwrap().totals.io, [5, 0, 0, 1]);
+        assert_eq!(
+            w.groups.get(w.g).unwrap().totals.io,
+            [5, 0, 0, 1, 2, 0]
+        );
     }
 
     #[test]
