@@ -15,9 +15,13 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     };
     for e in entries.flatten() {
         let p = e.path();
-        if p.is_dir() {
+        let Ok(kind) = e.file_type() else {
+            continue;
+        };
+        // Symlinks are not followed into directories: the sysfs fixtures link in loops.
+        if kind.is_dir() {
             files_under(&p, out);
-        } else {
+        } else if p.is_file() {
             out.push(p);
         }
     }
