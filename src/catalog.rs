@@ -215,9 +215,47 @@ pub fn markdown_table(groups: &[(&str, &[&'static MetricDesc])]) -> String {
             );
         }
     }
+    out.push_str(CONTAINER_NAMES_NOTE);
     out.push_str(HOST_NAMES_NOTE);
     out
 }
+
+/// Which OpenTelemetry names the cgroups collector uses, and why.
+const CONTAINER_NAMES_NOTE: &str = r"
+## Names of the cgroups collector
+
+A selected cgroup is what OpenTelemetry calls a container: its series use the semantic
+conventions' `container.*` metrics where one exists for the same quantity, so an OTLP
+backend that knows cAdvisor's or the kubelet stats receiver's data finds the same names, and a
+plain systemd service gets those names too (it is a cgroup like a container):
+
+- `container.cpu.time` (counter, `s`, `cpu.mode` user and system),
+  `container.memory.usage` (`memory.current`), `container.memory.working_set` (the
+  conventions define it as usage minus inactive file, the kubelet's formula) and
+  `container.disk.io` (`system.device`, `disk.io.direction`) are the conventions' names.
+- The rest are marked `ext`: the conventions have no metric for CFS throttling, limits,
+  `memory.peak`, the `memory.stat` breakdown, `memory.events`, swap, tasks or pressure, so
+  vitals names them under the same `container.` prefix (`container.cpu.throttling.*`,
+  `container.memory.{limit,high,peak,anon,...}`, `container.memory.events`,
+  `container.task.*`, `container.pressure.stall.time`, the last with the host's
+  `pressure.resource` and `pressure.kind`). `container.memory.paging.faults` splits faults
+  into minor (`pgfault - pgmajfault`) and major as the conventions' paging-faults metric
+  does, so the sum over `system.paging.fault.type` is all faults; newer conventions spell
+  that metric `container.paging.faults`.
+- Attributes are the conventions' resource attributes, carried per data point since one
+  vitals exports many cgroups: `container.id`, `container.name`,
+  `container.runtime.name`, `k8s.pod.uid`, `k8s.pod.name`, `k8s.namespace.name`,
+  `k8s.container.name`. `k8s.pod.qos_class`, `cgroup.path`, `systemd.unit` and
+  `systemd.slice` are vitals' own: the conventions have none for them, and the path is what
+  makes a series unique when nothing else names the cgroup.
+- From the conventions' names, the Prometheus translation gives
+  `container_memory_working_set_bytes` and `container_memory_usage_bytes`, the names (and
+  meanings) cAdvisor uses; CPU is `container_cpu_time_seconds_total{cpu_mode}` where
+  cAdvisor has `container_cpu_usage_seconds_total`, `container_cpu_user_seconds_total` and
+  `container_cpu_system_seconds_total`. Its labels
+  (`pod`, `namespace`, `container`, `id`) are `k8s_pod_name`, `k8s_namespace_name`,
+  `k8s_container_name`, `cgroup_path` here.
+";
 
 /// How a host name that is not UTF-8 becomes a label value (`host::bytes::escape`).
 const HOST_NAMES_NOTE: &str = r"

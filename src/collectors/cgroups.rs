@@ -840,6 +840,16 @@ pub fn working_set(current: u64, inactive_file: u64) -> u64 {
     current.saturating_sub(inactive_file)
 }
 
+/// The cap of a cgroup file: the lists (`cgroup.procs`, a line per process, 64 KiB past
+/// some 9,000 processes; `io.stat`, a line per device) are capped as /proc tables, the
+/// others hold a value or a few dozen keys: a sysfs attribute's cap.
+fn limit(file: usize) -> Limit {
+    match FILES[file] {
+        "cgroup.procs" | "io.stat" => Limit::Table,
+        _ => Limit::Attribute,
+    }
+}
+
 /// Reads a cgroup's files into the shared buffer, skipping those the walk did not see.
 struct Reader<'a> {
     dir: &'a Path,
@@ -856,7 +866,7 @@ impl Reader<'_> {
         self.path.as_mut_os_string().clear();
         self.path.push(self.dir);
         self.path.push(FILES[file]);
-        host::read_into(self.path, Limit::Attribute, self.buf)?;
+        host::read_into(self.path, limit(file), self.buf)?;
         Ok(Some(self.buf))
     }
 }
@@ -958,14 +968,6 @@ fn block_devices(paths: &HostPaths) -> HashMap<(u32, u32), String> {
 }
 
 impl Collector for CgroupsCollector {
-    fn name(&self) -> &'static str {
-        "cgroups"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let due = self
             .ticks
@@ -1105,6 +1107,21 @@ mod tests {
         let mut s = Snapshot::default();
         c.collect(&mut s).unwrap();
         assert_eq!((s.series_count(), s.skipped.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_cgroup_of_100000_processes_is_counted_past_the_attribute_cap() {
+        let t = Tree::new("procs");
+        t.add("big.service", 1);
+        let procs: String = (1..=100_000).map(|pid| format!("{pid}\n")).collect();
+        assert!(procs.len() > 64 << 10);
+        std::fs::write(t.0.join("sys/fs/cgroup/big.service/cgroup.procs"), procs).unwrap();
+        let mut c = CgroupsCollector::new(HostPaths::under(&t.0), &Settings::default());
+        let mut s = Snapshot::default();
+        c.collect(&mut s).unwrap();
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+        let count = s.family("container.process.count").unwrap().samples[0].value;
+        assert_eq!(count, 100_000.0);
     }
 
     #[test]

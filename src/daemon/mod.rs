@@ -102,17 +102,6 @@ async fn serve(config: Config, overrides: Overrides, logging: Logging) -> Result
     Ok(())
 }
 
-/// The `[server]` connection limits, as the listener keeps them (here, so that `export`
-/// does not depend on `config`).
-fn conn_limits(s: &crate::config::Server) -> server::ConnLimits {
-    server::ConnLimits {
-        max_connections: s.max_connections,
-        header_read_timeout: s.header_read_timeout.0,
-        idle_timeout: s.idle_timeout.0,
-        max_header_bytes: s.max_header_bytes,
-    }
-}
-
 /// What a reload did.
 #[derive(Debug)]
 pub enum Reloaded {
@@ -288,6 +277,16 @@ impl Daemon {
             Ok(Err(e)) => warn!(error = %e, "server task failed"),
             Err(_) => warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; exiting anyway"),
         }
+    }
+}
+
+/// The listener's connection limits from `[server]`.
+fn conn_limits(s: &crate::config::Server) -> server::ConnLimits {
+    server::ConnLimits {
+        max_connections: s.max_connections,
+        header_read_timeout: s.header_read_timeout.0,
+        idle_timeout: s.idle_timeout.0,
+        max_header_bytes: s.max_header_bytes,
     }
 }
 

@@ -12,7 +12,7 @@
 //! torn tail (the last write cut short by a crash) is one such record.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 const MAGIC: [u8; 2] = *b"VQ";
@@ -202,7 +202,9 @@ impl Store {
             .write(true)
             .open(dir.join(FILE_NAME))?;
         let mut bytes = Vec::new();
-        (&mut file).take(MAX_FILE).read_to_end(&mut bytes)?;
+        // Past the cap the rest is not read: the scan counts the cut record as corrupt and
+        // the rewrite keeps only what was read.
+        crate::host::read_capped_from(&mut file, MAX_FILE, &mut bytes)?;
         let scan = scan(&bytes);
         let mut store = Store {
             dir: dir.to_path_buf(),

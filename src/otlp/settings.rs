@@ -241,6 +241,11 @@ fn show_path(p: &Option<PathBuf>) -> String {
 const DEFAULT_HTTP: &str = "http://localhost:4318";
 const DEFAULT_GRPC: &str = "http://localhost:4317";
 
+/// Why a build without the `otlp` cargo feature refuses an enabled push.
+pub const NOT_BUILT: &str = "this vitals was built without the `otlp` feature \
+(cargo build --no-default-features) and cannot push: set enabled = false or remove [otlp] \
+(and OTEL_METRICS_EXPORTER), or run a build with the default features";
+
 fn invalid(key: &'static str, message: String) -> Invalid {
     Invalid { key, message }
 }
@@ -331,6 +336,9 @@ pub fn resolve(file: &OtlpFile, env: &dyn Fn(&str) -> Option<String>) -> Result<
             env("OTEL_METRICS_EXPORTER").is_some_and(|v| v.split(',').any(|e| e.trim() == "otlp"))
         }
     };
+    if enabled && !cfg!(feature = "otlp") {
+        return Err(invalid("enabled", NOT_BUILT.to_string()));
+    }
     let protocol = match file.protocol {
         Some(p) => p,
         None => match var(env, "OTEL_EXPORTER_OTLP_PROTOCOL") {

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from cgroup_support import LiveCgroups, cpu_stat
+from otlp_receiver import Receiver, attrs, point_value, points
 
 CONFIG = """
 [collectors.cgroups]
@@ -42,7 +43,7 @@ def last_success(text, collector):
     return float(m.group(1)) if m else 0.0
 
 
-def scrape_after(daemon, collector, t):
+def ended_after(daemon, collector, t):
     """/metrics once a collection of `collector` has ended after time t."""
     end = time.time() + 15
     while time.time() < end:
@@ -51,6 +52,12 @@ def scrape_after(daemon, collector, t):
             return text
         time.sleep(0.05)
     raise TimeoutError(f"no {collector} collection after {t}")
+
+
+def scrape_after(daemon, collector, t):
+    """/metrics once a collection of `collector` that started after time t has ended: the
+    one after the first to end past t (collections of one collector never overlap)."""
+    return ended_after(daemon, collector, last_success(ended_after(daemon, collector, t), collector))
 
 
 def cpu_seconds(text, path):
@@ -113,3 +120,65 @@ def test_host_psi_equals_proc_pressure_around_the_scrape(start_vitals):
     assert set(got) == set(before), (got, before)
     for key, value in got.items():
         assert before[key] - 1e-6 <= value <= after[key] + 1e-6, (key, before[key], value, after[key])
+
+
+def test_a_recreated_cgroup_restarts_its_counters_never_backwards(start_vitals, live):
+    """busy.service removed and made again under the same path at once (so no tick need see
+    it gone): /metrics then shows the new cgroup's own cpu.stat, and over OTLP every series
+    point with the same start time is at least the one before it, the recreated cgroup's
+    points carrying a later start time."""
+    receiver = Receiver()
+    try:
+        d = start_vitals(CONFIG + f'''
+[otlp]
+enabled = true
+endpoint = "http://127.0.0.1:{receiver.port}"
+interval = "500ms"
+timeout = "500ms"
+''')
+        label = live.label("busy.service")
+        end = time.time() + 20
+        while True:
+            old = cpu_seconds(scrape_after(d, "cgroups", time.time()), label)
+            if old.get("user", 0) + old.get("system", 0) >= 0.2:
+                break
+            assert time.time() < end, f"the busy loop never used 0.2 s of CPU: {old}"
+        n = len(receiver.received)
+        receiver.wait(n + 1)
+
+        live.remove("busy.service")
+        live.path("busy.service").mkdir()
+        removed = time.time()
+        before = cpu_stat(live.path("busy.service"))
+        text = scrape_after(d, "cgroups", removed)
+        after = cpu_stat(live.path("busy.service"))
+        got = cpu_seconds(text, label)
+        for mode in ("user", "system"):
+            assert before[f"{mode}_usec"] / 1e6 <= got[mode] <= after[f"{mode}_usec"] / 1e6, (mode, got)
+        assert got["user"] + got["system"] < old["user"] + old["system"], (old, got)
+        n = len(receiver.received)
+        receiver.wait(n + 2)
+    finally:
+        receiver.close()
+
+    by_start = {}
+    for r in receiver.received:
+        m = r.metrics().get("container.cpu.time")
+        for p in points(m) if m else []:
+            a = attrs(p)
+            if a.get("cgroup.path") == label:
+                by_start.setdefault((a["cpu.mode"], p.start_time_unix_nano), []).append(
+                    (p.time_unix_nano, point_value(p)))
+    for (mode, start), series in by_start.items():
+        series.sort()
+        values = [v for _, v in series]
+        assert values == sorted(values), (mode, start, series)
+    # A mode the old cgroup had used more of than the new one (user, at least: the loop
+    # spins in user space) restarts with a later start time.
+    dropped = [mode for mode in ("user", "system") if got[mode] < old[mode]]
+    assert "user" in dropped, (old, got)
+    for mode in dropped:
+        starts = sorted(s for m, s in by_start if m == mode)
+        assert len(starts) >= 2, (mode, starts)
+        last = by_start[(mode, starts[-1])]
+        assert starts[-1] > starts[0] and last[-1][1] <= got[mode] + 1, (mode, starts, last)
