@@ -57,9 +57,9 @@ pub struct QueueSettings {
 }
 
 impl QueueSettings {
-    /// 8 MiB: at the default config a request measured 15 to 23 KB gzipped on a small host
-    /// (the process groups make most of the difference), so the default hour at 15 s (240
-    /// requests, 3.6 to 5.5 MB) fits, with room for larger ones.
+    /// 8 MiB: at the default config a request measured 15 to 16.5 KB gzipped on a small host
+    /// (docs/performance.md; the process groups make most of it), so the default hour at
+    /// 15 s (240 requests, ~4 MB) fits, and so do requests twice as large.
     pub const DEFAULT_MAX_BYTES: u64 = 8 << 20;
     pub const MIN_MAX_BYTES: u64 = 4 << 10;
     pub const MAX_MAX_BYTES: u64 = 1 << 30;
