@@ -27,7 +27,11 @@ pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     for (var, param, value) in [
         ("MALLOC_ARENA_MAX", libc::M_ARENA_MAX, MAX_ARENAS),
-        ("MALLOC_MMAP_THRESHOLD_", libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+        (
+            "MALLOC_MMAP_THRESHOLD_",
+            libc::M_MMAP_THRESHOLD,
+            MMAP_THRESHOLD,
+        ),
     ] {
         if std::env::var_os(var).is_some() {
             continue;
