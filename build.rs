@@ -1,4 +1,5 @@
-//! Records the git revision and rustc version for `vitals_build_info`.
+//! Records the git revision and rustc version for `vitals_build_info`, and links the daemon
+//! with packed relative relocations where glibc supports them.
 use std::process::Command;
 
 fn output(cmd: &str, args: &[&str]) -> Option<String> {
@@ -23,4 +24,15 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs");
     println!("cargo:rerun-if-env-changed=VITALS_GIT_REVISION");
+    // DT_RELR: the PIE's ~17,000 relative relocations as a 5 KB bitmap instead of a 405 KB
+    // table that the loader reads at every start and that then stays resident (0.4 MiB of
+    // RSS; docs/performance.md, "Memory and binary size"). Needs glibc 2.36 where the daemon
+    // runs and a linker that knows the flag (rust-lld, GNU ld 2.38); VITALS_RELR=0 turns it off
+    // for older systems.
+    println!("cargo:rerun-if-env-changed=VITALS_RELR");
+    let gnu_linux = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
+    if gnu_linux && std::env::var("VITALS_RELR").as_deref() != Ok("0") {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
 }

@@ -3,14 +3,17 @@
 
 Starts each exporter in turn on a free loopback port (node_exporter with its default
 collectors, collectd with cpu, memory, swap and load every second behind write_prometheus,
-vitals twice: with the collectors covering collectd's plugins, then with every collector,
-all at a 1 s interval), then measures it:
+vitals three times: with the collectors covering collectd's plugins, then with every
+collector, all at a 1 s interval, then with its built-in default config; each --also binary
+like the first), then measures it:
 
   latency  N back-to-back GET /metrics on one kept-alive connection: p50 and p99, in ms
   cpu      one GET per second for W seconds: the daemon's utime+stime (/proc/PID/stat) in
            ms per second of wall time, i.e. what keeping 1 s numbers fresh and serving them costs
   memory   VmRSS and VmHWM (/proc/PID/status) after that window, in MiB
   output   series (sample lines) and bytes of one /metrics body
+
+and prints the size of each vitals binary as built and stripped (strip(1) on a copy).
 
 Builds nothing: build vitals first (cargo build --release). Installs the Debian packages
 prometheus-node-exporter, collectd-core, libprotobuf-c1 and libmicrohttpd12 with apt-get
@@ -136,8 +139,9 @@ class Exporter:
     version: str = ""
 
 
-def exporters(vitals, workdir):
-    """The daemons, each with its config written into workdir."""
+def exporters(vitals, workdir, also=()):
+    """The daemons, each with its config written into workdir; `also` is (name, binary)
+    pairs run like `vitals`."""
     out = []
     port = free_port()
     out.append(Exporter("node_exporter", [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
@@ -147,13 +151,33 @@ def exporters(vitals, workdir):
     conf.write_text(COLLECTD_CONF.format(dir=workdir, port=port))
     out.append(Exporter("collectd", [COLLECTD, "-f", "-C", str(conf)], port,
                         version([COLLECTD, "-h"], r"collectd (\S+?),")))
-    for name, only in (("vitals", COLLECTD_DOMAINS), ("vitals-all", None)):
+    runs = [("vitals", vitals, COLLECTD_DOMAINS), ("vitals-all", vitals, None)]
+    runs += [(name, binary, COLLECTD_DOMAINS) for name, binary in also]
+    for name, binary, only in runs:
         port = free_port()
         conf = workdir / f"{name}.toml"
-        conf.write_text(vitals_config(vitals, port, only))
-        out.append(Exporter(name, [vitals, "--config", str(conf), "--log-level", "warn"], port,
-                            version([vitals, "--version"], r"vitals (\S+)")))
+        conf.write_text(vitals_config(binary, port, only))
+        out.append(Exporter(name, [binary, "--config", str(conf), "--log-level", "warn"], port,
+                            version([binary, "--version"], r"vitals (\S+)")))
+    # The shipped defaults (every default collector at its default interval), on loopback.
+    port = free_port()
+    out.append(Exporter("vitals-default",
+                        [vitals, "--listen", f"127.0.0.1:{port}", "--log-level", "warn"], port,
+                        version([vitals, "--version"], r"vitals (\S+)")))
     return out
+
+
+def binary_sizes(binary, workdir):
+    """(bytes as built, bytes stripped) of a binary; stripped is None without strip(1)."""
+    built = os.path.getsize(binary)
+    strip = shutil.which("strip")
+    if strip is None:
+        return built, None
+    copy = workdir / "stripped"
+    subprocess.run([strip, "-o", str(copy), binary], check=True)
+    stripped = os.path.getsize(copy)
+    copy.unlink()
+    return built, stripped
 
 
 def version(argv, pattern):
@@ -307,7 +331,7 @@ def ratio(a, b):
     return f"{a / b:.3f}" if b else "n/a"
 
 
-def report(results, args):
+def report(results, args, sizes=()):
     print("| exporter | p50 ms | p99 ms | CPU ms/s | RSS MiB | HWM MiB | series | bytes | load |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
@@ -325,7 +349,14 @@ def report(results, args):
           f"than vitals ({v.series}) and node_exporter "
           f"({by_name['node_exporter'].series}): its latency and bytes are for a smaller body.")
     print(f"- vitals runs the collectors that cover collectd's plugins ({', '.join(COLLECTD_DOMAINS)}); "
-          f"vitals-all runs every collector ({by_name['vitals-all'].series} series), all at 1 s.")
+          f"vitals-all runs every collector ({by_name['vitals-all'].series} series), all at 1 s; "
+          "vitals-default runs the built-in default config (default collectors and intervals).")
+    for name, r in by_name.items():
+        if name.startswith("vitals"):
+            print(f"- {name}: RSS {ratio(r.rss_mib, c.rss_mib)} of collectd's")
+    for name, path, (built, stripped) in sizes:
+        shown = f"{stripped} bytes stripped" if stripped is not None else "no strip(1) here"
+        print(f"- binary of {name}: {built} bytes as built, {shown} ({path})")
     print("- node_exporter reads the host on each scrape; collectd and vitals every second in "
           "the background, whether scraped or not.")
     for r in results:
@@ -366,6 +397,9 @@ def main():
     ap.add_argument("--prometheus-headers", action="store_true",
                     help="send Prometheus's scrape Accept and Accept-Encoding: gzip headers "
                          "(default: none, so every exporter answers uncompressed text)")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=PATH",
+                    help="another vitals binary (e.g. a --no-default-features build) run like "
+                         "the `vitals` row under NAME; repeatable")
     ap.add_argument("--no-install", action="store_true",
                     help="fail instead of installing missing packages with apt-get")
     args = ap.parse_args()
@@ -376,12 +410,22 @@ def main():
     if not os.access(vitals, os.X_OK):
         sys.exit(f"compare.py: no vitals binary at {vitals}; build it with "
                  "`cargo build --release` or give --vitals PATH")
+    also = []
+    for spec in args.also:
+        name, sep, path = spec.partition("=")
+        path = os.path.abspath(path)
+        if not sep or not name.startswith("vitals-") or not os.access(path, os.X_OK):
+            ap.error(f"--also {spec}: expected vitals-NAME=PATH to an executable")
+        also.append((name, path))
     install_packages(not args.no_install)
     headers = PROMETHEUS_HEADERS if args.prometheus_headers else {}
 
     with tempfile.TemporaryDirectory(prefix="vitals-compare-") as tmp:
-        results = [run(e, args, headers, Path(tmp)) for e in exporters(vitals, Path(tmp))]
-    report(results, args)
+        results = [run(e, args, headers, Path(tmp))
+                   for e in exporters(vitals, Path(tmp), also)]
+        sizes = [(name, path, binary_sizes(path, Path(tmp)))
+                 for name, path in [("vitals", vitals), *also]]
+    report(results, args, sizes)
 
 
 if __name__ == "__main__":

@@ -27,13 +27,22 @@ from otlp_receiver import Receiver, identity  # noqa: E402
 
 
 def scrape(http):
-    body = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5).read().decode()
+    """The vitals_otlp_ samples; {} when the daemon does not answer within 30 s (the machine
+    stalled: a shared one did, for seconds, under memory pressure)."""
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=30).read().decode()
+    except OSError as e:
+        print(f"scrape failed: {e}", flush=True)
+        return {}
     out = {}
     for line in body.splitlines():
         if line.startswith("vitals_otlp_"):
             name, _, value = line.rpartition(" ")
             out[name] = float(value)
     return out
+
+
+FULL = 'vitals_otlp_queue_dropped_total{reason="full"}'
 
 
 def dir_bytes(path):
@@ -43,7 +52,7 @@ def dir_bytes(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10)
-    ap.add_argument("--max-bytes", type=int, default=4 << 20)
+    ap.add_argument("--max-bytes", type=int, default=8 << 20)
     ap.add_argument("--drain-rate", type=int, default=10)
     ap.add_argument("--dir", action="store_true", help="keep the queue in a directory")
     ap.add_argument("--bin", default="target/release/vitals")
@@ -66,6 +75,7 @@ def main():
             r.wait(5, seconds=30)
             rss0 = status_kib(proc.pid, "VmRSS")
             r.close()
+            before = list(r.received)
             down = time.time()
             samples = []
             while time.time() < down + args.minutes * 60:
@@ -73,6 +83,12 @@ def main():
                 m = scrape(http)
                 samples.append((status_kib(proc.pid, "VmRSS"), m.get("vitals_otlp_queue_size_bytes", 0),
                                 dir_bytes(qdir), m.get("vitals_otlp_queue_requests", 0)))
+                if len(samples) % 12 == 0:  # a line a minute, so that a cut run still tells
+                    print(f"{time.time() - down:5.0f} s: RSS max {max(s[0] for s in samples)} KiB, queue "
+                          f"bytes max {max(s[1] for s in samples):.0f}, directory max "
+                          f"{max(s[2] for s in samples)}, written "
+                          f"{m.get('vitals_otlp_queue_disk_written_bytes_total', 0):.0f}, dropped full "
+                          f"{m.get(FULL, 0):.0f}", flush=True)
             r = Receiver(port=port)
             back = time.time()
             while scrape(http).get("vitals_otlp_queue_requests", 1) > 0:
@@ -85,18 +101,43 @@ def main():
             rss_end = status_kib(proc.pid, "VmRSS")
         finally:
             proc.terminate()
-            proc.wait(10)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                print("vitals did not stop within 30 s of SIGTERM: killed", flush=True)
+                proc.kill()
+                proc.wait()
             r.close()
-    got = [identity(x.request) for x in r.received if identity(x.request)]
-    ids = sorted(set(got))
+    got = [identity(x.request) for x in r.received]
+    ids = sorted(set(got) | {identity(x.request) for x in before})
     missing = sum(max(0, round((b - a) / 1e9) - 1) for a, b in zip(ids, ids[1:]))
+    # The backlog: collected during the outage, received after it; fresh: received within 2 s.
+    backlog = [x for x in r.received if identity(x.request) / 1e9 < back]
+    fresh = sorted(x.at for x in r.received if x.at - identity(x.request) / 1e9 <= 2 and x.at >= back)
+    fresh = [t for t in fresh if t <= back + drained]
+    first = min(got) / 1e9 - down if got else float("nan")
+    # Pushes are 1 s apart: a longer gap is a push the producer made late (a loaded machine)
+    # or one lost; by where the gap falls.
+    late = {"before": [], "during": [], "after": []}
+    for a, b in zip(ids, ids[1:]):
+        if (b - a) / 1e9 >= 1.5:
+            late["before" if b / 1e9 < down else "during" if b / 1e9 < back else "after"].append((b - a) / 1e9)
     print(f"outage={args.minutes} min max_bytes={args.max_bytes} dir={bool(qdir)} drain_rate={args.drain_rate}")
-    print(f"received after the outage: {len(got)} requests, {len(ids)} distinct pushes, "
-          f"{len(got) - len(ids)} duplicated, {missing} missing between the first and last")
-    print(f"backlog drained in {drained:.1f} s")
+    print(f"received after the outage: {len(got)} requests, {len(set(got))} distinct pushes, "
+          f"{len(got) - len(set(got))} duplicated; {missing} missing from the first push before the "
+          f"outage to the last after it; the oldest received was collected {first:+.1f} s after the "
+          f"receiver stopped")
+    print("gaps of 1.5 s or more between pushes: " + "; ".join(
+        f"{k} the outage {len(v)}" + (f" (longest {max(v):.1f} s)" if v else "") for k, v in late.items()))
+    span = (max(x.at for x in backlog) - min(x.at for x in backlog)) if len(backlog) > 1 else 0
+    print(f"backlog drained in {drained:.1f} s: {len(backlog)} requests, "
+          f"{len(backlog) / span if span else float('nan'):.2f}/s; fresh pushes during the drain: "
+          f"{len(fresh)}, largest gap between them "
+          f"{max((b - a for a, b in zip(fresh, fresh[1:])), default=float('nan')):.2f} s")
     print(f"RSS: {rss0} KiB before the outage, max {max(s[0] for s in samples)} KiB during, {rss_end} KiB after")
     print(f"queue bytes max {max(s[1] for s in samples):.0f} (bound {args.max_bytes}); "
-          f"directory max {max(s[2] for s in samples)} bytes; queued max {max(s[3] for s in samples):.0f}")
+          f"directory max {max(s[2] for s in samples)} bytes; queued max {max(s[3] for s in samples):.0f}; "
+          f"a request {max(s[1] / s[3] for s in samples if s[3]):.0f} bytes at most on average (with 32 of framing)")
     for k, v in sorted(final.items()):
         if "dropped" in k or "disk" in k:
             print(f"  {k} {v:.0f}")

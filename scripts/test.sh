@@ -45,6 +45,8 @@ echo "== import cycles (scripts/check_cycles.py)"
 python3 scripts/check_cycles.py src
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo clippy --no-default-features (the daemon without the OTLP push)"
+cargo clippy --no-default-features --quiet -- -D warnings
 echo "== cargo test"
 cargo test --quiet
 echo "== python tests (real binary, promtool, Prometheus, psutil, TLS, load, slowloris)"

@@ -20,25 +20,6 @@ pub const DEFAULT_TOML: &str = include_str!("../config/vitals.toml");
 /// Most requests served at once: far above what a scraper needs, far below what the runtime's
 /// semaphore accepts.
 pub const MAX_IN_FLIGHT: usize = 10_000;
-/// Largest config file read: a real one is a few KB; `--config /dev/zero` is refused. Room
-/// enough that a file with one absurd value still gets its message naming the key.
-pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
-
-/// A text file of at most `cap` bytes; a longer one is an error, not read to the end.
-pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(cap + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > cap {
-        return Err(std::io::Error::other(format!(
-            "larger than {cap} bytes: not a config file"
-        )));
-    }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
-
 /// Where the config comes from: the file (none: the built-in defaults) and the command-line
 /// flags that override its keys. Loaded the same way at start and on every reload.
 #[derive(Debug, Clone, Default)]
@@ -240,7 +221,8 @@ impl Config {
                     path: p.to_path_buf(),
                     source,
                 };
-                let text = read_capped(p, MAX_CONFIG_BYTES).map_err(read_error)?;
+                let text = crate::host::read_file_text(p, crate::host::Limit::Config)
+                    .map_err(read_error)?;
                 Config::from_toml(&text, p)
             }
         }

@@ -52,6 +52,7 @@ pub const TARGETS: &[Target] = &[
     ("web_config", web_config),
     ("http_basic_auth", http_basic_auth),
     ("http_accept", http_accept),
+    #[cfg(feature = "otlp")]
     ("otlp_queue_file", otlp_queue_file),
 ];
 
@@ -372,6 +373,7 @@ fn http_accept(data: &[u8]) {
 
 /// The OTLP queue file's reader: whatever the bytes, the live requests it finds, written out
 /// again, read back the same with nothing corrupt.
+#[cfg(feature = "otlp")]
 fn otlp_queue_file(data: &[u8]) {
     use crate::otlp::queue_file::{request_record, scan};
     let first = scan(data);

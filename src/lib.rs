@@ -30,6 +30,7 @@ pub mod statfs;
 pub fn full_catalog() -> Vec<(&'static str, &'static [&'static catalog::MetricDesc])> {
     let mut all = collectors::catalogs();
     all.push(("self (vitals_)", self_metrics::CATALOG));
+    #[cfg(feature = "otlp")]
     all.push(("otlp (vitals_otlp_, when [otlp] is enabled)", otlp::CATALOG));
     all
 }

@@ -145,7 +145,7 @@ impl Runner {
     }
 
     fn spawn(&mut self, s: Scheduled) {
-        let name = s.collector.name();
+        let name = s.name;
         let (stop, stop_rx) = watch::channel(false);
         let handle = tokio::spawn(Task::new(s, &self.registry).run(stop_rx));
         let at = self
@@ -246,7 +246,7 @@ struct Task {
 impl Task {
     /// The task of one collector, publishing into its registry slot.
     fn new(s: Scheduled, registry: &Arc<Registry>) -> Task {
-        let name = s.collector.name();
+        let name = s.name;
         Task {
             slot: registry.slot(name, crate::collectors::position(name), s.schedule.interval),
             schedule: s.schedule,
@@ -371,7 +371,7 @@ fn collect_within(
 pub fn once(scheduled: Vec<Scheduled>, stale_after: u32, pause: Duration) -> Registry {
     let registry = Registry::new(stale_after);
     for s in scheduled {
-        let name = s.collector.name();
+        let name = s.name;
         let slot = registry.slot(name, crate::collectors::position(name), s.schedule.interval);
         let mut log = ProblemLog { name, last: None };
         let mut collector = Some(s.collector);
@@ -400,142 +400,251 @@ pub fn once(scheduled: Vec<Scheduled>, stale_after: u32, pause: Duration) -> Reg
 
 #[cfg(test)]
 mod tests {
+    //! On tokio's paused clock: time moves only when the test advances it or when nothing
+    //! is left to run, and never while a collection runs on the blocking pool, so a
+    //! collection that is "slow" is one held at a gate the test opens, and every timeout
+    //! and tick is counted exactly.
+
+    use std::sync::Condvar;
+
     use super::*;
-    use crate::catalog::MetricDesc;
     use crate::collectors::memory;
     use crate::host::HostError;
 
+    const INTERVAL: Duration = Duration::from_millis(50);
+    const TIMEOUT: Duration = Duration::from_millis(45);
+
+    /// Holds collections until opened; open, it lets every collection through.
+    #[derive(Clone, Default)]
+    struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+    impl Gate {
+        fn open(&self) {
+            *self.0.0.lock().unwrap() = true;
+            self.0.1.notify_all();
+        }
+
+        fn pass(&self) {
+            let mut open = self.0.0.lock().unwrap();
+            while !*open {
+                open = self.0.1.wait(open).unwrap();
+            }
+        }
+    }
+
+    /// Collections started and finished, shared with the test.
+    #[derive(Clone, Default)]
+    struct Calls(Arc<Mutex<(u32, u32)>>);
+
+    impl Calls {
+        fn started(&self) -> u32 {
+            self.0.lock().unwrap().0
+        }
+
+        fn finished(&self) -> u32 {
+            self.0.lock().unwrap().1
+        }
+    }
+
     struct Fake {
-        name: &'static str,
-        calls: Arc<Mutex<u32>>,
+        calls: Calls,
         behaviour: fn(u32) -> Result<(), HostError>,
-        sleep: Duration,
+        gate: Gate,
     }
 
     impl Collector for Fake {
-        fn name(&self) -> &'static str {
-            self.name
-        }
-        fn catalog(&self) -> &'static [&'static MetricDesc] {
-            memory::CATALOG
-        }
         fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
             let n = {
-                let mut c = self.calls.lock().unwrap();
-                *c += 1;
-                *c
+                let mut c = self.calls.0.lock().unwrap();
+                c.0 += 1;
+                c.0
             };
-            std::thread::sleep(self.sleep);
+            self.gate.pass();
+            self.calls.0.lock().unwrap().1 += 1;
             (self.behaviour)(n)?;
             out.add(&memory::LIMIT, &[], n as f64);
             Ok(())
         }
     }
 
-    // Generous timeouts: printing a panic's backtrace in a debug build takes milliseconds.
     fn scheduled(
         name: &'static str,
         behaviour: fn(u32) -> Result<(), HostError>,
-        sleep: Duration,
-        calls: Arc<Mutex<u32>>,
+        gate: Gate,
+        calls: Calls,
     ) -> Scheduled {
         Scheduled {
+            name,
             collector: Box::new(Fake {
-                name,
                 calls,
                 behaviour,
-                sleep,
+                gate,
             }),
             schedule: Schedule {
                 enabled: true,
-                interval: Duration::from_millis(50),
-                timeout: Duration::from_millis(45),
+                interval: INTERVAL,
+                timeout: TIMEOUT,
             },
         }
     }
 
-    async fn run_for(s: Vec<Scheduled>, d: Duration) -> Arc<Registry> {
-        let registry = Arc::new(Registry::new(1000));
-        let (tx, rx) = watch::channel(false);
-        let tasks = spawn(s, registry.clone(), rx);
-        tokio::time::sleep(d).await;
-        tx.send(true).unwrap();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        registry
+    fn open() -> Gate {
+        let g = Gate::default();
+        g.open();
+        g
     }
 
-    #[tokio::test]
+    /// Lets the runner's tasks run until `cond` holds. Yielding keeps the runtime busy, so
+    /// the paused clock stands still; the deadline (real time) is for a collection thread
+    /// to come back.
+    async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: not within 10 s"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Collectors on their tasks, as the runner starts them, until [`Started::stop`].
+    struct Started {
+        registry: Arc<Registry>,
+        shutdown: watch::Sender<bool>,
+        tasks: Vec<JoinHandle<()>>,
+    }
+
+    impl Started {
+        fn new(s: Vec<Scheduled>) -> Started {
+            let registry = Arc::new(Registry::new(1000));
+            let (shutdown, rx) = watch::channel(false);
+            let tasks = spawn(s, registry.clone(), rx);
+            Started {
+                registry,
+                shutdown,
+                tasks,
+            }
+        }
+
+        /// One collector whose first collection has started and is held at its gate.
+        async fn blocked(name: &'static str) -> (Started, Gate, Calls) {
+            let (gate, calls) = (Gate::default(), Calls::default());
+            let started = Started::new(vec![scheduled(
+                name,
+                |_| Ok(()),
+                gate.clone(),
+                calls.clone(),
+            )]);
+            until("the first collection", || calls.started() == 1).await;
+            (started, gate, calls)
+        }
+
+        async fn stop(self) -> Arc<Registry> {
+            self.shutdown.send(true).unwrap();
+            for t in self.tasks {
+                t.await.unwrap();
+            }
+            self.registry
+        }
+    }
+
+    fn timeouts(registry: &Registry, name: &str) -> u64 {
+        let h = registry.health(name).unwrap();
+        h.errors.get(&ErrorKind::Timeout).copied().unwrap_or(0)
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_panicking_collector_is_counted_and_others_go_on() {
-        // The first collection panics (printing its backtrace may outlast the timeout on a
-        // loaded machine: it is then counted when it returns); the next ones succeed.
-        let good = Arc::new(Mutex::new(0));
+        // The first collection panics, the next ones succeed. However long the panic's
+        // backtrace takes to print, the paused clock does not move meanwhile: no timeout.
+        let good = Calls::default();
         let s = vec![
             scheduled(
                 "bad",
                 |n| if n == 1 { panic!("boom") } else { Ok(()) },
-                Duration::ZERO,
-                Arc::new(Mutex::new(0)),
+                open(),
+                Calls::default(),
             ),
-            scheduled("good", |_| Ok(()), Duration::ZERO, good.clone()),
+            scheduled("good", |_| Ok(()), open(), good.clone()),
         ];
-        let registry = run_for(s, Duration::from_millis(1500)).await;
+        let started = Started::new(s);
+        // Ticks at 0, 50, 100, 150 and 200 ms.
+        tokio::time::sleep(4 * INTERVAL + INTERVAL / 2).await;
+        let registry = started.stop().await;
         let h = registry.health("bad").unwrap();
-        assert_eq!(h.errors.get(&ErrorKind::Panic), Some(&1), "{h:?}");
+        assert_eq!(h.errors, [(ErrorKind::Panic, 1)].into(), "{h:?}");
         assert!(h.up, "the collector works again after its panic: {h:?}");
-        assert!(*good.lock().unwrap() >= 3);
+        assert_eq!(good.finished(), 5);
+        assert!(registry.health("good").unwrap().errors.is_empty());
         assert!(registry.ready());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_late_collection_still_counts() {
-        // Every collection outlives its 45 ms timeout but returns: each is counted as a
-        // timeout, and what it found is published when it comes back.
-        let calls = Arc::new(Mutex::new(0));
-        let s = vec![scheduled(
-            "slow",
-            |_| Ok(()),
-            Duration::from_millis(80),
-            calls.clone(),
-        )];
-        let registry = run_for(s, Duration::from_millis(600)).await;
-        let h = registry.health("slow").unwrap();
-        assert!(registry.ready(), "{h:?}");
+        // The first collection outlives its 45 ms timeout and the next tick, then returns:
+        // two timeouts, no second collection meanwhile, and what it found is published at
+        // the tick after it came back.
+        let (started, gate, calls) = Started::blocked("slow").await;
+        let registry = started.registry.clone();
+        tokio::time::advance(TIMEOUT).await;
+        until("its timeout", || timeouts(&registry, "slow") == 1).await;
         assert!(
-            h.errors.get(&ErrorKind::Timeout).copied().unwrap_or(0) >= 2,
-            "{h:?}"
+            registry.ready(),
+            "a timed-out first attempt counts for readiness"
         );
-        assert!(*calls.lock().unwrap() >= 2);
+        assert!(!registry.health("slow").unwrap().up);
+        tokio::time::advance(INTERVAL - TIMEOUT).await;
+        until("the next tick, still blocked", || {
+            timeouts(&registry, "slow") == 2
+        })
+        .await;
+        assert_eq!(
+            calls.started(),
+            1,
+            "no second collection while the first is out"
+        );
+        gate.open();
+        until("the first collection back", || calls.finished() == 1).await;
+        assert!(
+            !registry.health("slow").unwrap().up,
+            "published at the next tick"
+        );
+        tokio::time::advance(INTERVAL).await;
+        until("published, and the next collection done", || {
+            calls.finished() == 2
+        })
+        .await;
+        let h = registry.health("slow").unwrap();
+        assert!(h.up, "{h:?}");
+        assert_eq!(h.errors, [(ErrorKind::Timeout, 2)].into(), "{h:?}");
+        started.stop().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_stuck_collector_holds_one_thread_not_one_per_tick() {
-        let calls = Arc::new(Mutex::new(0));
-        let s = vec![scheduled(
-            "slow",
-            |_| Ok(()),
-            Duration::from_millis(700),
-            calls.clone(),
-        )];
-        let registry = run_for(s, Duration::from_millis(600)).await;
+        let (started, gate, calls) = Started::blocked("stuck").await;
+        let registry = started.registry.clone();
+        tokio::time::advance(TIMEOUT).await;
+        until("its timeout", || timeouts(&registry, "stuck") == 1).await;
+        tokio::time::advance(INTERVAL - TIMEOUT).await;
+        // Every tick while it is blocked: one more timeout, no other collection.
+        for expected in 2..=7 {
+            until("a timeout per tick", || {
+                timeouts(&registry, "stuck") == expected
+            })
+            .await;
+            tokio::time::advance(INTERVAL).await;
+        }
         assert_eq!(
-            *calls.lock().unwrap(),
+            calls.started(),
             1,
             "no second collection while the first is blocked"
         );
-        assert!(
-            registry
-                .health("slow")
-                .unwrap()
-                .errors
-                .get(&ErrorKind::Timeout)
-                .copied()
-                .unwrap_or(0)
-                >= 5
-        );
-        // Its first attempt ended in a timeout: that counts for readiness, and it is down.
         assert!(registry.ready());
-        assert!(!registry.health("slow").unwrap().up);
+        assert!(!registry.health("stuck").unwrap().up);
+        started.stop().await;
+        // The blocked thread ends (the runtime waits for it when the test ends).
+        gate.open();
     }
 }

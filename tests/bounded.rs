@@ -476,6 +476,36 @@ fn a_config_file_that_never_ends_is_refused() {
     assert!(err.contains("larger than 67108864 bytes"), "{err}");
 }
 
+#[test]
+fn web_config_and_pem_files_that_never_end_are_refused() {
+    let dir = TempDir::new("endless-files");
+    let web = dir.write(
+        "web.yml",
+        "tls_server_config:\n  cert_file: /dev/zero\n  key_file: /dev/zero\n",
+    );
+    for (web_config, expected) in [
+        (Path::new("/dev/zero"), "larger than 67108864 bytes"),
+        (web.as_path(), "larger than 1048576 bytes"),
+    ] {
+        let text = format!("[server]\nweb_config_file = \"{}\"\n", web_config.display());
+        let (code, err) = check_config(&dir, &text);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
+    // The OTLP CA file is read when the pusher is prepared, at start: exit 2 naming it.
+    let cfg = dir.write(
+        "otlp.toml",
+        "[server]\nlisten = \"127.0.0.1:0\"\n[otlp]\nenabled = true\nendpoint = \"https://127.0.0.1:4318/v1/metrics\"\n[otlp.tls]\nca_file = \"/dev/zero\"\n",
+    );
+    let (out, _) = run(
+        &["--config".as_ref(), cfg.as_os_str()],
+        Duration::from_secs(30),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger than 1048576 bytes"), "{err}");
+}
+
 /// A cgroup v2 tree under `dir/sys/fs/cgroup` with `cgroups` (relative paths, bytes) each
 /// holding a cpu.stat.
 fn cgroup_tree(dir: &TempDir, cgroups: &[Vec<u8>]) -> PathBuf {

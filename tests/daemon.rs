@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{BIN, Daemon};
+use common::{BIN, Daemon, wait_for};
 
 const FAST: &str = "[collectors.cpu]\ninterval = \"200ms\"\ntimeout = \"200ms\"\n[collectors.memory]\ninterval = \"200ms\"\ntimeout = \"200ms\"\n";
 
@@ -49,11 +49,14 @@ fn serves_health_readiness_and_both_formats() {
     assert!(unzipped.contains("# TYPE system_cpu_time_seconds_total counter\n"));
 
     // Utilization needs two readings; it appears after the second tick.
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        d.get("/metrics", &[])
-            .text()
-            .contains("system_cpu_utilization_ratio{")
+    wait_for(
+        "utilization after a second cpu tick",
+        Duration::from_secs(10),
+        || {
+            d.get("/metrics", &[])
+                .text()
+                .contains("system_cpu_utilization_ratio{")
+        },
     );
 }
 

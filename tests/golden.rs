@@ -1,5 +1,6 @@
 //! Golden expositions: `vitals once` on the fixture trees, compared with checked-in files.
-//! Self-metrics (`vitals_` lines: durations, timestamps, build) are volatile and left out.
+//! Self-metrics (the `vitals_*` families: durations, timestamps, build) are volatile and left
+//! out; nothing else is.
 //!
 //! Filesystem usage comes from statvfs on the fixture tree's directories, so its values are
 //! those of whatever disk holds the checkout: they are masked as `<statvfs>`, and the golden
@@ -39,9 +40,39 @@ fn once_with(fixture: &str, format: &str, config: Option<&str>) -> String {
     );
     let text = String::from_utf8(out.stdout).expect("utf-8 exposition");
     text.lines()
-        .filter(|l| !l.contains("vitals_"))
+        .filter(|l| !metric_of(l).starts_with("vitals_"))
         .map(|l| format!("{}\n", mask_host_dependent(l)))
         .collect()
+}
+
+/// The metric family a line of an exposition is about: a sample's name, or the name a
+/// `# TYPE`, `# HELP` or `# UNIT` line describes (empty for `# EOF`).
+fn metric_of(line: &str) -> &str {
+    let rest = match line.strip_prefix("# ") {
+        Some(comment) => comment.split_once(' ').map_or("", |(_, rest)| rest),
+        None => line,
+    };
+    rest.split(['{', ' ']).next().unwrap_or("")
+}
+
+#[test]
+fn only_self_metric_lines_are_left_out() {
+    for line in [
+        "# HELP vitals_collector_up Whether the last collection succeeded",
+        "# TYPE vitals_build_info gauge",
+        "vitals_collector_up{collector=\"cpu\"} 1",
+        "vitals_http_requests_total 3",
+    ] {
+        assert!(metric_of(line).starts_with("vitals_"), "{line}");
+    }
+    for line in [
+        "# TYPE process_group_count gauge",
+        "process_group_count{process_group=\"vitals_agent\"} 1",
+        "system_filesystem_limit_bytes{system_filesystem_mountpoint=\"/srv/vitals_data\"} 1",
+        "# EOF",
+    ] {
+        assert!(!metric_of(line).starts_with("vitals_"), "{line}");
+    }
 }
 
 fn check(fixture: &str, format: &str, file: &str) {

@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 
 mod common;
-use common::Daemon;
+use common::{Daemon, wait_for};
 
 /// A request with the `x-tenant` header and the `grpc-encoding` it came with.
 type Received = (ExportMetricsServiceRequest, Option<String>, Option<String>);
@@ -84,12 +84,10 @@ fn receiver_with(tls: Option<tonic::transport::ServerTlsConfig>) -> (Store, u16)
     (store, port)
 }
 
-fn wait_for(store: &Store, n: usize) {
-    let end = Instant::now() + Duration::from_secs(20);
-    while store.0.lock().unwrap().len() < n {
-        assert!(Instant::now() < end, "no OTLP request arrived over gRPC");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn received(store: &Store, n: usize) {
+    wait_for("OTLP requests over gRPC", Duration::from_secs(20), || {
+        store.0.lock().unwrap().len() >= n
+    });
 }
 
 /// The value /metrics shows for a sample line starting with `prefix` (name and labels).
@@ -162,14 +160,6 @@ fn identity(request: &ExportMetricsServiceRequest) -> u64 {
         .expect("self-metrics in every request")
 }
 
-fn until(what: &str, seconds: u64, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(seconds);
-    while !cond() {
-        assert!(Instant::now() < end, "{what}: not within {seconds} s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn grpc_receiver_down_for_a_while_gets_every_push_afterwards() {
     let store = Store::default();
@@ -179,7 +169,7 @@ fn grpc_receiver_down_for_a_while_gets_every_push_afterwards() {
         "interval = \"1s\"\ntimeout = \"800ms\"",
     ) + "[otlp.queue]\ndrain_rate = 4\n";
     let d = Daemon::start(&config);
-    wait_for(&store, 2);
+    received(&store, 2);
     let _ = stop.send(());
     handle.join().unwrap();
     let down = Instant::now();
@@ -190,10 +180,14 @@ fn grpc_receiver_down_for_a_while_gets_every_push_afterwards() {
         )
         .unwrap_or(0.0)
     };
-    until("10 pushes queued", 30, || queued(&d) >= 10.0);
+    wait_for("10 pushes queued", Duration::from_secs(30), || {
+        queued(&d) >= 10.0
+    });
     let outage = down.elapsed().as_secs_f64();
     let (_, stop, handle) = receiver_until(store.clone(), port);
-    until("the backlog drained", 40, || queued(&d) == 0.0);
+    wait_for("the backlog drained", Duration::from_secs(40), || {
+        queued(&d) == 0.0
+    });
     let _ = stop.send(());
     handle.join().unwrap();
     let mut ids: Vec<u64> = store
@@ -224,7 +218,7 @@ fn grpc_exports_arrive_with_the_scraped_values() {
     for compression in ["gzip", "none"] {
         let (store, port) = receiver();
         let d = Daemon::start(&grpc_config(port, compression));
-        wait_for(&store, 3);
+        received(&store, 3);
         let body = d.get("/metrics", &[]).text();
         let (request, header, encoding) = store.0.lock().unwrap().last().cloned().unwrap();
         assert_eq!(header.as_deref(), Some("team-a"));
@@ -342,7 +336,7 @@ fn grpc_over_mtls_with_a_private_ca() {
         client_key.display()
     );
     let d = Daemon::start(&format!("{config}{tls_section}"));
-    wait_for(&store, 2);
+    received(&store, 2);
     let (request, header, _) = store.0.lock().unwrap().last().cloned().unwrap();
     assert_eq!(header.as_deref(), Some("team-a"));
     assert!(!request.resource_metrics.is_empty());
@@ -365,15 +359,14 @@ fn grpc_over_mtls_with_a_private_ca() {
         "{config}[otlp.tls]\nca_file = \"{}\"\n",
         ca.display()
     ));
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        let body = d.get("/metrics", &[]).text();
-        if scraped(&body, "vitals_otlp_exports_total{outcome=\"failure\"}").unwrap_or(0.0) >= 2.0 {
-            break;
-        }
-        assert!(Instant::now() < end, "no failed export counted:\n{body}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(
+        "two failed exports counted",
+        Duration::from_secs(20),
+        || {
+            let body = d.get("/metrics", &[]).text();
+            scraped(&body, "vitals_otlp_exports_total{outcome=\"failure\"}").unwrap_or(0.0) >= 2.0
+        },
+    );
     assert!(store.0.lock().unwrap().is_empty());
 }
 

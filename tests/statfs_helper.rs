@@ -32,6 +32,27 @@ fn helpers() -> Vec<u32> {
     pids
 }
 
+/// Waits (10 s at most) until `pid` has exited: a zombie its parent has not reaped yet, or
+/// gone.
+fn wait_until_dead(pid: u32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the command name's closing parenthesis.
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        if matches!(state, None | Some('Z' | 'X')) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pid} still alive: {stat}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn the_helper_answers_like_statvfs_and_is_replaced_when_it_dies() {
     // A name that is not UTF-8 (Latin-1): the helper gets the bytes as they are.
@@ -89,7 +110,7 @@ fn the_helper_answers_like_statvfs_and_is_replaced_when_it_dies() {
         .status()
         .unwrap();
     assert!(killed.success());
-    std::thread::sleep(Duration::from_millis(100));
+    wait_until_dead(running[0]);
     check(&pool.statvfs(&paths, TIMEOUT));
     let now = helpers();
     assert_eq!(now.len(), 1, "{now:?}");

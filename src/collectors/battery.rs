@@ -53,14 +53,6 @@ impl BatteryCollector {
 }
 
 impl Collector for BatteryCollector {
-    fn name(&self) -> &'static str {
-        "battery"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let Some(b) = power_supply::battery(&self.paths)? else {
             return Ok(());

@@ -994,14 +994,6 @@ fn block_devices(paths: &HostPaths) -> HashMap<(u32, u32), String> {
 }
 
 impl Collector for CgroupsCollector {
-    fn name(&self) -> &'static str {
-        "cgroups"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let due = self
             .ticks

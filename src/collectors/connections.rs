@@ -340,14 +340,6 @@ fn netlink_error(part: Part, e: DiagError) -> HostError {
 }
 
 impl Collector for ConnectionsCollector {
-    fn name(&self) -> &'static str {
-        "connections"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let sockets = self.read()?;
         count(&sockets, out);

@@ -3,13 +3,14 @@
 //! /sys/devices/system/cpu.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::Collector;
 use crate::catalog::{Instrument, MetricDesc};
 use crate::counters::{Hold, NoWrap, shares};
-use crate::host::cpu_sysfs::{parse_cpu_list, parse_khz, trailing_number};
-use crate::host::cpuinfo::{parse_cpuinfo_cores, parse_cpuinfo_mhz};
+use crate::host::cpu_freq::{cpu_freq, frequency_dirs};
+use crate::host::cpu_sysfs::{parse_cpu_list, trailing_number};
+use crate::host::cpuinfo::parse_cpuinfo_cores;
 use crate::host::loadavg;
 use crate::host::proc_stat::{CpuTicks, parse_proc_stat};
 use crate::host::{self, HostError, HostPaths, Limit};
@@ -394,14 +395,6 @@ fn labels<'a>(mode: &'a str, cpu: Option<u32>, label: &'a str) -> Vec<(&'static 
 }
 
 impl Collector for CpuCollector {
-    fn name(&self) -> &'static str {
-        "cpu"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn needs_two_readings(&self) -> bool {
         true
     }
@@ -443,131 +436,12 @@ impl Collector for CpuCollector {
     }
 }
 
-/// psutil's list of cpufreq directories: `cpufreq/policyN`, else `cpuN/cpufreq`, in
-/// numeric order; empty without cpufreq.
-pub fn frequency_dirs(paths: &HostPaths) -> Result<Vec<PathBuf>, HostError> {
-    let cpu_dir = paths.sys("devices/system/cpu");
-    let mut dirs: Vec<(u32, PathBuf)> = host::list_dir(&cpu_dir.join("cpufreq"))?
-        .iter()
-        .filter_map(|n| trailing_number(n, "policy").map(|i| (i, cpu_dir.join("cpufreq").join(n))))
-        .collect();
-    if dirs.is_empty() {
-        dirs = host::list_dir(&cpu_dir)?
-            .iter()
-            .filter_map(|n| trailing_number(n, "cpu").map(|i| (i, cpu_dir.join(n).join("cpufreq"))))
-            .filter(|(_, p)| p.is_dir())
-            .collect();
-    }
-    dirs.sort_by_key(|(i, _)| *i);
-    Ok(dirs.into_iter().map(|(_, p)| p).collect())
-}
-
-/// One entry of psutil's `cpu_freq(percpu=True)`, in hertz.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Frequency {
-    pub current_hz: f64,
-    /// None where psutil reports 0.0 for min and max (no cpufreq).
-    pub min_max_hz: Option<(f64, f64)>,
-}
-
-/// psutil's Linux `cpu_freq()`: cpufreq policies (or per-CPU cpufreq dirs) when they exist,
-/// with the current value taken from /proc/cpuinfo when it lists exactly one MHz value per
-/// policy; otherwise the cpuinfo MHz values alone.
-///
-/// Without one MHz value per policy, the current value is `scaling_cur_freq`, and only when
-/// that cannot be read, `cpuinfo_cur_freq`. As psutil's `bcat(..., fallback=None)`, a file
-/// that cannot be read for any reason is passed over: `cpuinfo_cur_freq` is readable by
-/// root only, and every attribute of an offline CPU's policy fails with EBUSY. When neither
-/// can be read, a CPU whose `online` is `0` reports zeros; any other is an error, as psutil
-/// raises. A value that is read but is not a number is an error too (psutil's `int()`).
-pub fn cpu_freq(paths: &HostPaths, dirs: &[PathBuf]) -> Result<Vec<Frequency>, HostError> {
-    let mhz = match host::read_parsed(&paths.proc("cpuinfo"), parse_cpuinfo_mhz) {
-        Ok(v) => v,
-        Err(e) if e.is_not_found() => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    if dirs.is_empty() {
-        return Ok(mhz
-            .into_iter()
-            .map(|m| Frequency {
-                current_hz: m * 1e6,
-                min_max_hz: None,
-            })
-            .collect());
-    }
-    let cpu_dir = paths.sys("devices/system/cpu");
-    let khz = |dir: &Path, file: &str| -> Result<Option<u64>, HostError> {
-        let path = dir.join(file);
-        host::read_optional(&path)?
-            .map(|text| parse_khz(&text).map_err(|e| e.at(&path)))
-            .transpose()
-    };
-    let mut out = Vec::with_capacity(dirs.len());
-    for (i, dir) in dirs.iter().enumerate() {
-        let current_hz = if dirs.len() == mhz.len() {
-            mhz[i] * 1e6
-        } else {
-            let current = match khz(dir, "scaling_cur_freq")? {
-                Some(v) => Some(v),
-                None => khz(dir, "cpuinfo_cur_freq")?,
-            };
-            match current {
-                Some(v) => v as f64 * 1e3,
-                None => {
-                    let online = cpu_dir.join(format!("cpu{i}")).join("online");
-                    if host::read_attribute(&online).is_ok_and(|t| t == "0\n") {
-                        out.push(Frequency {
-                            current_hz: 0.0,
-                            min_max_hz: Some((0.0, 0.0)),
-                        });
-                        continue;
-                    }
-                    return Err(HostError::Parse {
-                        path: dir.clone(),
-                        detail: "no readable current frequency file (scaling_cur_freq, cpuinfo_cur_freq)".into(),
-                    });
-                }
-            }
-        };
-        let min = host::read_u64(&dir.join("scaling_min_freq"))? as f64 * 1e3;
-        let max = host::read_u64(&dir.join("scaling_max_freq"))? as f64 * 1e3;
-        out.push(Frequency {
-            current_hz,
-            min_max_hz: Some((min, max)),
-        });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use super::*;
-
-    /// A copy of a fixture tree that a test may rewrite.
-    fn scratch_tree(fixture: &str, test: &str) -> PathBuf {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(fixture);
-        let dst = std::env::temp_dir().join(format!("vitals-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dst);
-        copy_dir(&src, &dst);
-        dst
-    }
-
-    fn copy_dir(src: &Path, dst: &Path) {
-        std::fs::create_dir_all(dst).unwrap();
-        for entry in std::fs::read_dir(src).unwrap() {
-            let entry = entry.unwrap();
-            let to = dst.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy_dir(&entry.path(), &to);
-            } else {
-                std::fs::copy(entry.path(), to).unwrap();
-            }
-        }
-    }
+    use crate::host::scratch::Scratch;
 
     fn value(s: &Snapshot, desc: &MetricDesc, labels: &[(&str, &str)]) -> Option<f64> {
         s.family(desc.name)?
@@ -583,8 +457,9 @@ mod tests {
 
     #[test]
     fn utilization_comes_from_the_second_reading() {
-        let root = scratch_tree("legacy", "util");
-        let mut c = CpuCollector::new(HostPaths::under(&root), &Settings::default());
+        let tree = Scratch::of("legacy", "util");
+        let root = &tree.0;
+        let mut c = CpuCollector::new(tree.paths(), &Settings::default());
         let mut first = Snapshot::default();
         c.collect(&mut first).unwrap();
         assert!(
@@ -615,7 +490,6 @@ mod tests {
             None,
             "this kernel has no guest field"
         );
-        let _ = std::fs::remove_dir_all(root);
     }
 
     #[test]
@@ -642,16 +516,16 @@ mod tests {
 
     #[test]
     fn a_missing_optional_file_is_skipped_and_counted() {
-        let root = scratch_tree("modern", "skip");
+        let tree = Scratch::of("modern", "skip");
+        let root = &tree.0;
         std::fs::remove_file(root.join("proc/loadavg")).unwrap();
-        let mut c = CpuCollector::new(HostPaths::under(&root), &Settings::default());
+        let mut c = CpuCollector::new(tree.paths(), &Settings::default());
         let mut s = Snapshot::default();
         c.collect(&mut s).unwrap();
         assert!(s.family("system.cpu.load_average.1m").is_none());
         assert_eq!(s.skipped.len(), 1);
         assert_eq!(s.skipped[0].kind, "read");
         assert!(s.family("system.cpu.time").is_some());
-        let _ = std::fs::remove_dir_all(root);
     }
 
     #[test]
@@ -666,121 +540,15 @@ mod tests {
     }
 
     #[test]
-    fn frequency_follows_psutil_sources() {
-        // cpufreq policies with one cpuinfo MHz line each: current comes from cpuinfo.
-        let modern = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modern");
-        let p = HostPaths::under(&modern);
-        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
-        assert_eq!(f.len(), 4);
-        assert_eq!(
-            f[2],
-            Frequency {
-                current_hz: 3101.558e6,
-                min_max_hz: Some((400e6, 3400e6))
-            }
-        );
-        // No cpufreq at all: cpuinfo alone, no min/max.
-        let legacy = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy");
-        let p = HostPaths::under(&legacy);
-        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
-        assert_eq!(
-            f,
-            vec![
-                Frequency {
-                    current_hz: 2200e6,
-                    min_max_hz: None
-                };
-                2
-            ]
-        );
-    }
-
-    /// A tree where cpuinfo has no MHz line, so the current frequency comes from cpufreq,
-    /// and where `cpuinfo_cur_freq` cannot be read. As root no file mode stops a read, so
-    /// the file is a directory (EISDIR), which fails the read as EACCES does for a daemon
-    /// that is not root.
-    fn unreadable_cpuinfo_cur_freq(test: &str) -> (PathBuf, HostPaths) {
-        let root = scratch_tree("modern", test);
-        std::fs::write(root.join("proc/cpuinfo"), "processor : 0\n").unwrap();
-        for i in 0..4 {
-            let policy = root.join(format!("sys/devices/system/cpu/cpufreq/policy{i}"));
-            std::fs::write(
-                policy.join("scaling_cur_freq"),
-                format!("{}\n", 1_000_000 + i),
-            )
-            .unwrap();
-            std::fs::create_dir(policy.join("cpuinfo_cur_freq")).unwrap();
-        }
-        let paths = HostPaths::under(&root);
-        (root, paths)
-    }
-
-    #[test]
-    fn an_unreadable_cpuinfo_cur_freq_is_not_read_when_scaling_cur_freq_is() {
-        let (root, p) = unreadable_cpuinfo_cur_freq("freq-unreadable");
-        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
-        let _ = std::fs::remove_dir_all(root);
-        let want: Vec<Frequency> = (0..4)
-            .map(|i| Frequency {
-                current_hz: (1_000_000 + i) as f64 * 1e3,
-                min_max_hz: Some((400e6, 3400e6)),
-            })
-            .collect();
-        assert_eq!(f, want);
-    }
-
-    #[test]
-    fn an_offline_policy_that_cannot_be_read_reports_zeros() {
-        let (root, p) = unreadable_cpuinfo_cur_freq("freq-offline");
-        // An inactive policy's attributes fail with EBUSY; a directory fails the read too.
-        let policy3 = root.join("sys/devices/system/cpu/cpufreq/policy3");
-        std::fs::remove_file(policy3.join("scaling_cur_freq")).unwrap();
-        std::fs::create_dir(policy3.join("scaling_cur_freq")).unwrap();
-        let cpu3 = root.join("sys/devices/system/cpu/cpu3");
-        // Online but without a readable current frequency: psutil raises.
-        std::fs::write(cpu3.join("online"), "1\n").unwrap();
-        let err = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap_err();
-        assert!(err.to_string().contains("policy3"), "{err}");
-        std::fs::write(cpu3.join("online"), "0\n").unwrap();
-        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
-        // The collector exports the zeros as psutil reports them.
+    fn an_offline_cpu_exports_the_zeros_psutil_reports() {
+        let tree = crate::host::cpu_freq::policy3_unreadable("cpu-offline", "0\n");
         let mut s = Snapshot::default();
-        CpuCollector::new(p.clone(), &Settings::default())
+        CpuCollector::new(tree.paths(), &Settings::default())
             .collect(&mut s)
             .unwrap();
-        let _ = std::fs::remove_dir_all(root);
-        assert_eq!(f.len(), 4);
-        assert_eq!(f[2].current_hz, 1_000_002e3);
-        assert_eq!(
-            f[3],
-            Frequency {
-                current_hz: 0.0,
-                min_max_hz: Some((0.0, 0.0))
-            }
-        );
         for (cpu, current, max) in [("0", 1_000_000e3, 3400e6), ("3", 0.0, 0.0)] {
             assert_eq!(value(&s, &FREQUENCY, &[(CPU, cpu)]), Some(current));
             assert_eq!(value(&s, &FREQUENCY_MAX, &[(CPU, cpu)]), Some(max));
         }
-    }
-
-    #[test]
-    fn a_current_frequency_that_is_not_a_number_is_an_error() {
-        let (root, p) = unreadable_cpuinfo_cur_freq("freq-garbage");
-        let policy1 = root.join("sys/devices/system/cpu/cpufreq/policy1");
-        std::fs::write(policy1.join("scaling_cur_freq"), "<unknown>\n").unwrap();
-        let err = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap_err();
-        let _ = std::fs::remove_dir_all(root);
-        assert_eq!(err.kind(), "parse");
-    }
-
-    #[test]
-    fn frequency_from_scaling_cur_freq_when_cpuinfo_disagrees() {
-        let root = scratch_tree("modern", "freq");
-        std::fs::write(root.join("proc/cpuinfo"), "processor : 0\n").unwrap();
-        let p = HostPaths::under(&root);
-        let f = cpu_freq(&p, &frequency_dirs(&p).unwrap()).unwrap();
-        assert_eq!(f[0].current_hz, 2100000e3);
-        let _ = std::fs::remove_dir_all(root);
     }
 }

@@ -183,14 +183,6 @@ fn export(
 }
 
 impl Collector for DiskCollector {
-    fn name(&self) -> &'static str {
-        "disk"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let disks = host::read_parsed_bytes(&self.paths.proc("diskstats"), parse_diskstats)?;
         self.export_all(&disks, out);

@@ -260,14 +260,6 @@ fn export_usage(st: &StatVfs, labels: &[(&'static str, &str); 4], out: &mut Snap
 }
 
 impl Collector for FilesystemCollector {
-    fn name(&self) -> &'static str {
-        "filesystem"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let s = &self.settings;
         let mut mounts = distinct(&self.mount_table()?, |m| {

@@ -6,6 +6,7 @@ use crate::catalog::{Instrument, MetricDesc};
 use crate::host::bytes::escape;
 use crate::host::os_release::{self, parse_os_release};
 use crate::host::proc_stat::parse_proc_stat;
+use crate::host::uptime::parse_uptime;
 use crate::host::{self, HostError, HostPaths, Limit, ParseError};
 use crate::snapshot::Snapshot;
 
@@ -118,23 +119,7 @@ impl HostCollector {
     }
 }
 
-pub fn parse_uptime(text: &str) -> Result<f64, ParseError> {
-    let first = text
-        .split_ascii_whitespace()
-        .next()
-        .ok_or_else(|| ParseError("empty /proc/uptime".into()))?;
-    host::num(first, "uptime")
-}
-
 impl Collector for HostCollector {
-    fn name(&self) -> &'static str {
-        "host"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let stat_path = self.paths.proc("stat");
         let stat = host::read_parsed(&stat_path, parse_proc_stat)?;
@@ -170,16 +155,5 @@ impl Collector for HostCollector {
             Err(e) => out.skip(e.kind(), e.to_string()),
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uptime_is_the_first_number() {
-        assert_eq!(parse_uptime("12345.67 45678.90\n"), Ok(12345.67));
-        assert!(parse_uptime("").is_err());
     }
 }

@@ -199,14 +199,6 @@ impl InterfacesCollector {
 }
 
 impl Collector for InterfacesCollector {
-    fn name(&self) -> &'static str {
-        "interfaces"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let all: Vec<OsString> =
             host::read_parsed_bytes(&self.paths.proc("net/dev"), parse_net_dev)?

@@ -193,14 +193,6 @@ fn ratio(part: u64, total: u64) -> f64 {
 }
 
 impl Collector for MemoryCollector {
-    fn name(&self) -> &'static str {
-        "memory"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let meminfo = host::read_parsed(&self.paths.proc("meminfo"), parse_meminfo)?;
         let zone_low = if needs_zoneinfo(&meminfo) {

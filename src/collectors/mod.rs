@@ -1,6 +1,7 @@
-//! Collectors: one file per psutil domain. A collector names itself, declares the metrics it
-//! may emit, and fills a [`Snapshot`] when asked; the runner owns everything else (schedule,
-//! timeouts, threads, health, publishing).
+//! Collectors: one file per psutil domain. A collector fills a [`Snapshot`] when asked; its
+//! name (its key in the [`collectors!`] table) and the metrics it may emit (its module's
+//! `CATALOG`) come from the table, and the runner owns everything else (schedule, timeouts,
+//! threads, health, publishing).
 //!
 //! Adding a domain: a file here with its `Settings` (`settings::plain_settings!`), its
 //! `CATALOG` and its `Collector`, and one line in the [`collectors!`] table below. Config
@@ -16,12 +17,8 @@ use crate::snapshot::Snapshot;
 
 pub use settings::{CollectorSettings, Invalid};
 
+/// What a collector does; who it is (its name, its catalog) is the table's, not its own.
 pub trait Collector: Send + 'static {
-    fn name(&self) -> &'static str;
-
-    /// Every metric this collector can emit.
-    fn catalog(&self) -> &'static [&'static MetricDesc];
-
     /// Reads the host into `out`. A failure of the whole reading is an `Err`; parts it could
     /// skip are recorded with [`Snapshot::skip`] and the rest is still published.
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError>;
@@ -64,8 +61,10 @@ impl std::fmt::Debug for Context {
     }
 }
 
-/// A collector ready for the runner.
+/// A collector ready for the runner, under its name in the [`collectors!`] table (its registry
+/// slot, its task, its `collector` label).
 pub struct Scheduled {
+    pub name: &'static str,
     pub collector: Box<dyn Collector>,
     pub schedule: Schedule,
 }
@@ -128,7 +127,7 @@ macro_rules! collectors {
                         let $ctx = ctx;
                         let $s = &self.$name;
                         let collector: Box<dyn Collector> = Box::new($make);
-                        Some(Scheduled { collector, schedule: $s.schedule() })
+                        Some(Scheduled { name: stringify!($name), collector, schedule: $s.schedule() })
                     })*
                     _ => None,
                 }

@@ -157,14 +157,6 @@ impl NetworkCollector {
 }
 
 impl Collector for NetworkCollector {
-    fn name(&self) -> &'static str {
-        "network"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let devs = host::read_parsed_bytes(&self.paths.proc("net/dev"), parse_net_dev)?;
         self.counters.begin();

@@ -45,14 +45,6 @@ impl PressureCollector {
 }
 
 impl Collector for PressureCollector {
-    fn name(&self) -> &'static str {
-        "pressure"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         for resource in RESOURCES {
             let path = self.paths.proc(&format!("pressure/{resource}"));

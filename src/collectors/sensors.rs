@@ -59,14 +59,6 @@ impl SensorsCollector {
 }
 
 impl Collector for SensorsCollector {
-    fn name(&self) -> &'static str {
-        "sensors"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         match hwmon::temperatures(&self.paths) {
             Ok(temps) => {

@@ -85,14 +85,6 @@ pub fn sessions_per_user(users: &[User]) -> BTreeMap<&str, usize> {
 }
 
 impl Collector for UsersCollector {
-    fn name(&self) -> &'static str {
-        "users"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn collect(&mut self, out: &mut Snapshot) -> Result<(), HostError> {
         let path = self.utmp_path();
         let data = match host::read_bytes_with(&path, Limit::Utmp) {

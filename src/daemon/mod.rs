@@ -82,6 +82,13 @@ async fn serve(config: Config, overrides: Overrides, logging: Logging) -> Result
     let mut term = install(SignalKind::terminate(), "installing the SIGTERM handler")?;
     let mut int = install(SignalKind::interrupt(), "installing the SIGINT handler")?;
     let mut hup = install(SignalKind::hangup(), "installing the SIGHUP handler")?;
+    // Caught, never read: past a file-size limit (systemd's LimitFSIZE=) a write then fails
+    // with EFBIG, which the OTLP queue's directory handles as a full disk, instead of the
+    // signal's default action killing the daemon.
+    let _xfsz = install(
+        SignalKind::from_raw(libc::SIGXFSZ),
+        "installing the SIGXFSZ handler",
+    )?;
     let mut daemon = Daemon::start(config, overrides, logging).await?;
     let signal = loop {
         tokio::select! {
@@ -140,7 +147,7 @@ impl Daemon {
         let tls = web.tls.is_some();
         let auth = web.auth.is_some();
         state.web().replace(web);
-        let limits = server::Limits::new(server::ConnLimits::from_config(&config.server));
+        let limits = server::Limits::new(conn_limits(&config.server));
         let server = Server::spawn(listener, state.clone(), limits.clone())?;
         let background = [watch_certificates(state.clone()), trim_heap()];
         info!(addr = %server.addr, tls, basic_auth = auth, collectors = ?runner.names(), version = env!("CARGO_PKG_VERSION"), "vitals listening");
@@ -219,8 +226,7 @@ impl Daemon {
         }
         self.state
             .set_limits(new.server.max_in_flight, new.server.request_timeout.0);
-        self.limits
-            .set(server::ConnLimits::from_config(&new.server));
+        self.limits.set(conn_limits(&new.server));
         self.state.web().replace(web);
         if new.log.level != self.config.log.level
             && let Err(e) = self.logging.set_level(new.log.level)
@@ -271,6 +277,16 @@ impl Daemon {
             Ok(Err(e)) => warn!(error = %e, "server task failed"),
             Err(_) => warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; exiting anyway"),
         }
+    }
+}
+
+/// The listener's connection limits from `[server]`.
+fn conn_limits(s: &crate::config::Server) -> server::ConnLimits {
+    server::ConnLimits {
+        max_connections: s.max_connections,
+        header_read_timeout: s.header_read_timeout.0,
+        idle_timeout: s.idle_timeout.0,
+        max_header_bytes: s.max_header_bytes,
     }
 }
 

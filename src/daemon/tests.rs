@@ -89,14 +89,15 @@ async fn a_valid_file_applies_and_is_recorded() {
     d.stop().await;
 }
 
+/// A way a reload is rejected: its name, the file's text, the error it must give.
+type Rejection = (&'static str, String, fn(&Error) -> bool);
+
 #[tokio::test]
 async fn every_rejection_keeps_the_running_config_and_is_recorded() {
     let f = Fixture::new("rejected");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = taken.local_addr().unwrap();
-    // (what, config text, the error it must be rejected with)
-    type Case = (&'static str, String, fn(&Error) -> bool);
-    let cases: [Case; 4] = [
+    let cases: [Rejection; 4] = [
         ("unparsable", "[server\n".to_string(), |e| {
             matches!(e, Error::Config(_))
         }),

@@ -360,22 +360,27 @@ mod tests {
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
-    #[tokio::test]
+    /// On the paused clock: the handler's 5 s and the 100 ms timeout are virtual, and the
+    /// second request is sent once the first is inside the handler, holding the permit.
+    #[tokio::test(start_paused = true)]
     async fn requests_beyond_the_caps_get_503() {
         let state = AppState::new(Arc::new(Registry::new(3)), 1, Duration::from_millis(100));
+        let entered = Arc::new(tokio::sync::Notify::new());
+        let handler = {
+            let entered = entered.clone();
+            move || async move {
+                entered.notify_one();
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "done"
+            }
+        };
         let app: Router = Router::new()
-            .route(
-                "/slow",
-                get(|| async {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    "done"
-                }),
-            )
+            .route("/slow", get(handler))
             .layer(middleware::from_fn_with_state(state.clone(), limits))
             .with_state(state);
         let request = || Request::get("/slow").body(Body::empty()).unwrap();
         let (first, second) = tokio::join!(app.clone().oneshot(request()), async {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            entered.notified().await;
             app.clone().oneshot(request()).await
         });
         let (first, second) = (first.unwrap(), second.unwrap());

@@ -43,17 +43,6 @@ pub struct ConnLimits {
     pub max_header_bytes: usize,
 }
 
-impl ConnLimits {
-    pub fn from_config(s: &crate::config::Server) -> ConnLimits {
-        ConnLimits {
-            max_connections: s.max_connections,
-            header_read_timeout: s.header_read_timeout.0,
-            idle_timeout: s.idle_timeout.0,
-            max_header_bytes: s.max_header_bytes,
-        }
-    }
-}
-
 /// Shared between the daemon (which sets the limits on a reload) and its listeners.
 #[derive(Clone)]
 pub struct Limits(Arc<RwLock<ConnLimits>>);

@@ -292,9 +292,8 @@ impl Pem {
     fn read(&self, what: &str) -> Result<Vec<u8>, String> {
         match self {
             Pem::Inline(text) => Ok(text.as_bytes().to_vec()),
-            Pem::File(p) => {
-                std::fs::read(p).map_err(|e| format!("reading {what} {}: {e}", p.display()))
-            }
+            Pem::File(p) => crate::host::read_file(p, crate::host::Limit::Pem)
+                .map_err(|e| format!("reading {what} {}: {e}", p.display())),
         }
     }
 

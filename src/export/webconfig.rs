@@ -190,10 +190,13 @@ impl Web {
             path: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::host::read_file_text(path, crate::host::Limit::Config).map_err(|source| {
+                WebConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         let file = WebConfigFile::parse(&text).map_err(invalid)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let tls = match &file.tls_server_config {

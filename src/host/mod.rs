@@ -4,6 +4,7 @@
 pub mod bytes;
 pub mod cgroup;
 pub mod cgroup_names;
+pub mod cpu_freq;
 pub mod cpu_sysfs;
 pub mod cpuinfo;
 pub mod diskstats;
@@ -26,7 +27,10 @@ pub mod proc_pid_stat;
 pub mod proc_pid_status;
 pub mod proc_stat;
 pub mod psi;
+#[cfg(test)]
+pub mod scratch;
 pub mod sock_diag;
+pub mod uptime;
 pub mod utmp;
 pub mod vmstat;
 
@@ -131,11 +135,12 @@ impl ParseError {
 /// The most characters of a parser's complaint a message keeps.
 pub const DETAIL_CHARS: usize = 300;
 
-/// The most vitals reads of one host file, by kind of file. Every read of a host file goes
-/// through [`read_bytes_with`], so no file, however long (a `/proc/stat` that is a link to
-/// `/dev/zero`, a FUSE file that never ends), is read until memory runs out: past its cap
-/// the read stops and the file is [`HostError::TooLarge`], a parse error of that
-/// collection. Each cap is far above what the kernel writes on the largest machines.
+/// The most vitals reads of one file, by kind of file. Every file vitals reads goes through
+/// [`read_capped_into`] (host files through [`read_bytes_with`], the config, web config and
+/// PEM files through [`read_file`]), so no file, however long (a `/proc/stat` that is a link
+/// to `/dev/zero`, a FUSE file that never ends, `--config /dev/zero`), is read until memory
+/// runs out: past its cap the read stops; a host file is then [`HostError::TooLarge`], a
+/// parse error of that collection. Each cap is far above what real files hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
     /// 64 KiB: a sysfs attribute, or a file of one value or a few lines (`loadavg`,
@@ -144,13 +149,19 @@ pub enum Limit {
     Attribute,
     /// 16 MiB: a /proc table that grows with the machine (`stat`, `meminfo`, `cpuinfo`,
     /// `diskstats`, `net/dev`, `mounts`, `partitions`). The largest, `cpuinfo`, takes about
-    /// 2 KB a CPU: 16 MiB at the kernel's limit of 8,192 CPUs.
+    /// 2 KB a CPU: 16 MiB at the kernel's limit of 8,192 CPUs. Also `/etc/passwd`: some
+    /// 200,000 accounts of 80 bytes.
     Table,
     /// 64 MiB: `/proc/net/{tcp,tcp6,udp,udp6,unix}`, read where netlink is not (a fixture
     /// tree, a sandbox without sock_diag). About 150 bytes a socket: some 400,000 sockets.
     Sockets,
     /// [`utmp::MAX_RECORDS`] records of [`utmp::RECORD`] bytes (48 MiB).
     Utmp,
+    /// 64 MiB: the config file or the web config file. A real one is a few KB; room enough
+    /// that a file with one absurd value still gets its message naming the key.
+    Config,
+    /// 1 MiB: a PEM file (TLS certificate, key or CA, for the listener or OTLP): a few KB.
+    Pem,
 }
 
 impl Limit {
@@ -160,6 +171,8 @@ impl Limit {
             Limit::Table => 16 << 20,
             Limit::Sockets => 64 << 20,
             Limit::Utmp => (utmp::MAX_RECORDS * utmp::RECORD) as u64,
+            Limit::Config => 64 << 20,
+            Limit::Pem => 1 << 20,
         }
     }
 
@@ -169,6 +182,8 @@ impl Limit {
             Limit::Table => "a /proc table",
             Limit::Sockets => "a /proc/net socket table",
             Limit::Utmp => "a utmp file (131,072 records)",
+            Limit::Config => "a config file",
+            Limit::Pem => "a PEM file",
         }
     }
 
@@ -193,25 +208,57 @@ pub fn read_bytes_with(path: &Path, limit: Limit) -> Result<Vec<u8>, HostError> 
 /// [`read_bytes_with`] into a buffer the caller reuses (emptied first): for a scan that
 /// reads one small file per process or device.
 pub fn read_into(path: &Path, limit: Limit, buf: &mut Vec<u8>) -> Result<(), HostError> {
-    use std::io::Read;
-    let failed = |source| HostError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    match read_capped_into(path, limit, buf) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(HostError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        }),
+        Err(source) => Err(HostError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The one capped read of every file vitals reads: at most `limit` bytes into `buf`
+/// (emptied first); false when the file holds more.
+pub fn read_capped_into(path: &Path, limit: Limit, buf: &mut Vec<u8>) -> io::Result<bool> {
     buf.clear();
-    let mut file = std::fs::File::open(path).map_err(failed)?;
-    let cap = limit.bytes();
+    read_capped_from(&mut std::fs::File::open(path)?, limit.bytes(), buf)
+}
+
+/// [`read_capped_into`] from a file already open (one vitals also writes: the OTLP queue's),
+/// appending at most `cap` bytes to `buf`; false when the file holds more.
+pub fn read_capped_from(file: &mut std::fs::File, cap: u64, buf: &mut Vec<u8>) -> io::Result<bool> {
+    use std::io::Read;
     // A regular file (utmp, a fixture tree) gives its size; /proc and /sys files give 0.
     let hint = file.metadata().map_or(0, |m| m.len()).min(cap);
     buf.reserve(usize::try_from(hint).unwrap_or(0));
-    (&mut file).take(cap).read_to_end(buf).map_err(failed)?;
-    if buf.len() as u64 == cap && !at_end(&mut file).map_err(failed)? {
-        return Err(HostError::TooLarge {
-            path: path.to_path_buf(),
-            limit,
-        });
+    let before = buf.len();
+    file.take(cap).read_to_end(buf)?;
+    Ok((buf.len() - before) as u64 != cap || at_end(file)?)
+}
+
+/// A file that is not the host's (the config, the web config, a PEM file), capped like
+/// host files: one longer than `limit` is an error saying so, not read to the end.
+pub fn read_file(path: &Path, limit: Limit) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if read_capped_into(path, limit, &mut buf)? {
+        Ok(buf)
+    } else {
+        Err(io::Error::other(format!(
+            "larger than {} bytes, the most vitals reads of {}",
+            limit.bytes(),
+            limit.what()
+        )))
     }
-    Ok(())
+}
+
+/// [`read_file`] as UTF-8 text.
+pub fn read_file_text(path: &Path, limit: Limit) -> io::Result<String> {
+    String::from_utf8(read_file(path, limit)?)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
 /// True when nothing is left to read.
@@ -388,144 +435,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    /// A fixture file and a function running every parser that reads that format.
-    type ParserCase = (&'static str, fn(&str));
-    /// The same for a parser of bytes.
-    type ByteParserCase = (&'static [u8], fn(&[u8]));
-
-    /// Every parser on every prefix of every fixture file, and on byte-flipped copies:
-    /// malformed host text is an error or a partial result, never a panic.
-    #[test]
-    fn parsers_never_panic_on_damaged_files() {
-        let files: [ParserCase; 14] = [
-            (include_str!("../../tests/fixtures/modern/proc/stat"), |t| {
-                drop(super::proc_stat::parse_proc_stat(t))
-            }),
-            (
-                include_str!("../../tests/fixtures/modern/proc/meminfo"),
-                |t| {
-                    if let Ok(m) = super::meminfo::parse_meminfo(t) {
-                        super::meminfo::virtual_memory(&m, Some(1 << 40));
-                    }
-                },
-            ),
-            (
-                include_str!("../../tests/fixtures/legacy/proc/zoneinfo"),
-                |t| drop(super::meminfo::parse_zoneinfo_low(t)),
-            ),
-            (
-                include_str!("../../tests/fixtures/modern/proc/cpuinfo"),
-                |t| {
-                    drop(super::cpuinfo::parse_cpuinfo_mhz(t));
-                    drop(super::cpuinfo::parse_cpuinfo_cores(t));
-                },
-            ),
-            (
-                include_str!("../../tests/fixtures/modern/proc/vmstat"),
-                |t| drop(super::vmstat::parse_vmstat(t)),
-            ),
-            (
-                include_str!("../../tests/fixtures/modern/proc/loadavg"),
-                |t| {
-                    drop(super::loadavg::parse_loadavg(t));
-                    drop(super::cpu_sysfs::parse_cpu_list(t));
-                },
-            ),
-            (
-                include_str!("../../tests/fixtures/modern/etc/os-release"),
-                |t| drop(super::os_release::parse_os_release(t)),
-            ),
-            (
-                include_str!("../../tests/fixtures/modern/proc/1044/stat"),
-                |t| {
-                    let _ = super::proc_pid_stat::parse_state_threads(t.as_bytes());
-                    drop(super::utmp::users(t.as_bytes()));
-                },
-            ),
-            (
-                include_str!("../../tests/fixtures/filesystem-mounts/mounts"),
-                |t| {
-                    if let Ok(m) = super::mounts::parse_mounts(t.as_bytes()) {
-                        drop(super::mounts::distinct(&m, |_| true));
-                    }
-                    drop(super::mounts::partition_name(t, 8, 0));
-                },
-            ),
-            (
-                include_str!("../../tests/fixtures/disk-formats/diskstats-20"),
-                |t| drop(super::diskstats::parse_diskstats(t.as_bytes())),
-            ),
-            (
-                include_str!("../../tests/fixtures/network-edge/proc/net/dev"),
-                |t| drop(super::net_dev::parse_net_dev(t.as_bytes())),
-            ),
-            (
-                include_str!("../../tests/fixtures/modern/proc/net/tcp6"),
-                |t| {
-                    drop(super::proc_net::parse_inet_table(t));
-                    super::proc_net::count_unix_table(t);
-                },
-            ),
-            (
-                include_str!("../../tests/fixtures/modern/proc/net/udp"),
-                |t| drop(super::proc_net::parse_inet_table(t)),
-            ),
-            (
-                include_str!("../../tests/fixtures/modern/proc/net/if_inet6"),
-                |t| {
-                    drop(super::proc_net::parse_if_inet6(t.as_bytes()));
-                    drop(super::net_if::parse_flags(t));
-                    super::net_if::parse_speed(t);
-                },
-            ),
-        ];
-        for (text, parse) in files {
-            for end in (0..=text.len()).filter(|i| text.is_char_boundary(*i)) {
-                parse(&text[..end]);
-            }
-            for (i, replacement) in (0..text.len()).zip(
-                [" ", "\n", "x", "-", ":", "99999999999999999999999"]
-                    .iter()
-                    .cycle(),
-            ) {
-                if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
-                    parse(&format!("{}{}{}", &text[..i], replacement, &text[i + 1..]));
-                }
-            }
-        }
-    }
-
-    /// The parsers of bytes on every prefix of their non-UTF-8 fixtures, and on copies with
-    /// one byte replaced by one that is never UTF-8, or by a separator.
-    #[test]
-    fn byte_parsers_never_panic_on_damaged_files() {
-        let files: [ByteParserCase; 3] = [
-            (
-                include_bytes!("../../tests/fixtures/non-utf8/proc/net/dev"),
-                |t| drop(super::net_dev::parse_net_dev(t)),
-            ),
-            (
-                include_bytes!("../../tests/fixtures/non-utf8/proc/diskstats"),
-                |t| drop(super::diskstats::parse_diskstats(t)),
-            ),
-            (
-                include_bytes!("../../tests/fixtures/non-utf8/proc/net/if_inet6"),
-                |t| drop(super::proc_net::parse_if_inet6(t)),
-            ),
-        ];
-        for (bytes, parse) in files {
-            for end in 0..=bytes.len() {
-                parse(&bytes[..end]);
-                super::strip(&bytes[..end]);
-            }
-            for (i, b) in (0..bytes.len()).zip([0xffu8, 0xc3, b':', b'\n', b' '].iter().cycle()) {
-                let mut damaged = bytes.to_vec();
-                damaged[i] = *b;
-                parse(&damaged);
-            }
-        }
-    }
-
     #[test]
     fn reads_stop_at_the_cap() {
         use super::{HostError, Limit, read_attribute, read_bytes, read_optional};

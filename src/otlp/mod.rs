@@ -16,24 +16,43 @@
 //! - [`queue`]: requests waiting for the receiver, bounded, and the order they go in;
 //! - [`queue_file`]: the queue's records on disk;
 //! - [`pusher`]: the loop, retries, self-metrics.
+//!
+//! Without the `otlp` cargo feature only [`settings`] is built (the config keeps its keys and
+//! refuses an enabled push) and the daemon's pusher types come from `absent`, none of which
+//! can be made.
 
+#[cfg(not(feature = "otlp"))]
+mod absent;
+#[cfg(feature = "otlp")]
 pub mod encode;
+#[cfg(feature = "otlp")]
 pub mod pusher;
+#[cfg(feature = "otlp")]
 pub mod queue;
+#[cfg(feature = "otlp")]
 pub mod queue_file;
+#[cfg(feature = "otlp")]
 pub mod resource;
 pub mod settings;
+#[cfg(feature = "otlp")]
 pub mod transport;
 
+#[cfg(feature = "otlp")]
 use std::sync::Arc;
 
+#[cfg(not(feature = "otlp"))]
+pub use absent::{Pusher, Stats, start, transport};
+#[cfg(feature = "otlp")]
 pub use pusher::{CATALOG, Pusher, Stats};
 pub use settings::{Otlp, OtlpFile};
 
+#[cfg(feature = "otlp")]
 use crate::host::HostPaths;
+#[cfg(feature = "otlp")]
 use crate::registry::Registry;
 
 /// Boot time in nanoseconds since the epoch, from `<procfs>/stat`; 0 when unknown.
+#[cfg(feature = "otlp")]
 pub fn boot_unix_nano(paths: &HostPaths) -> u64 {
     crate::host::read(&paths.proc("stat"))
         .ok()
@@ -44,6 +63,7 @@ pub fn boot_unix_nano(paths: &HostPaths) -> u64 {
 
 /// Starts a pusher for `settings` over `transport` (built from them), its stats shown by
 /// `registry`.
+#[cfg(feature = "otlp")]
 pub fn start(
     settings: &Otlp,
     transport: transport::Transport,

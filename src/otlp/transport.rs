@@ -1,7 +1,7 @@
 //! Sending one request: OTLP/HTTP (a protobuf body over HTTP/1.1) or OTLP/gRPC (tonic's
-//! generated client), both over one hyper client and one connector, and what the receiver's
-//! answer means for a retry. TLS is one rustls client config for both protocols: the webpki
-//! roots plus an optional CA file, and a client certificate for mTLS.
+//! unary call with prost's codec), both over one hyper client and one connector, and what the
+//! receiver's answer means for a retry. TLS is one rustls client config for both protocols:
+//! the webpki roots plus an optional CA file, and a client certificate for mTLS.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,7 +16,6 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
@@ -93,23 +92,15 @@ pub enum Transport {
         gzip: bool,
     },
     Grpc {
-        client: MetricsServiceClient<GrpcService>,
+        client: tonic::client::Grpc<GrpcService>,
         headers: Vec<(tonic::metadata::MetadataKey<tonic::metadata::Ascii>, String)>,
     },
 }
 
-/// A PEM file: certificates and keys are a few KB; a larger file is refused, not read whole.
+/// A PEM file, through the capped read every file goes through.
 fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    const MAX_PEM: u64 = 1 << 20;
-    let mut out = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_PEM + 1).read_to_end(&mut out))
-        .map_err(|e| format!("reading {}: {e}", path.display()))?;
-    if out.len() as u64 > MAX_PEM {
-        return Err(format!("{}: larger than {MAX_PEM} bytes", path.display()));
-    }
-    Ok(out)
+    crate::host::read_file(path, crate::host::Limit::Pem)
+        .map_err(|e| format!("reading {}: {e}", path.display()))
 }
 
 /// The certificates of a PEM file; none is an error, whatever the file is for.
@@ -193,7 +184,7 @@ impl Transport {
                     .build(connector);
                 // Lazy, like any hyper client: a receiver that is down at start is retried at
                 // each push.
-                let mut client = MetricsServiceClient::with_origin(GrpcService(http), endpoint)
+                let mut client = tonic::client::Grpc::with_origin(GrpcService(http), endpoint)
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
                 if s.compression == Compression::Gzip {
                     client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
@@ -296,7 +287,7 @@ impl Transport {
                         call.metadata_mut().insert(k.clone(), value);
                     }
                 }
-                let answer = tokio::time::timeout(within, client.export(call))
+                let answer = tokio::time::timeout(within, export(client, call))
                     .await
                     .map_err(|_| timeout("answer"))?;
                 match answer {
@@ -419,6 +410,25 @@ impl AsyncWrite for Stream {
             Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
+}
+
+/// The one gRPC method vitals calls. Written out rather than taken from opentelemetry-proto's
+/// generated client, which needs tonic's `channel` transport (tower's balancer, buffer and
+/// discovery, hyper-timeout) that vitals does not use: its calls go over [`GrpcService`].
+async fn export(
+    client: &mut tonic::client::Grpc<GrpcService>,
+    call: tonic::Request<ExportMetricsServiceRequest>,
+) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+    const EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    client.ready().await?;
+    let codec = tonic_prost::ProstCodec::default();
+    client
+        .unary(
+            call,
+            hyper::http::uri::PathAndQuery::from_static(EXPORT),
+            codec,
+        )
+        .await
 }
 
 /// The hyper client as tonic's transport: adds the user agent, and turns a failure to connect

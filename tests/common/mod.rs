@@ -10,6 +10,15 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vitals");
 
+/// Polls `condition` until it holds, failing the test naming `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub struct Daemon {
     pub child: Child,
     pub addr: String,
@@ -80,11 +89,9 @@ impl Daemon {
     }
 
     pub fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.get("/readyz", &[]).status != 200 {
-            assert!(Instant::now() < deadline, "never ready");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for("ready", Duration::from_secs(10), || {
+            self.get("/readyz", &[]).status == 200
+        });
     }
 
     pub fn terminate(mut self) -> (std::process::ExitStatus, Duration, Vec<String>) {

@@ -10,6 +10,19 @@ import urllib.request
 
 import pytest
 
+
+def wait_until(check, what="condition", seconds=10):
+    """Polls `check` until it returns something true, and returns that; fails naming `what`
+    after `seconds`. The way tests wait: on a condition with a deadline, never a bare sleep."""
+    end = time.time() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.time() >= end:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("VITALS_BIN", REPO / "target" / "release" / "vitals"))
 

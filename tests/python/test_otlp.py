@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, Daemon, parse_exposition
+from conftest import BIN, Daemon, parse_exposition, wait_until
 from otlp_receiver import Receiver, attrs, point_value, points
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
@@ -210,9 +210,9 @@ def free_port():
 def test_a_receiver_down_at_start_then_up(start_vitals):
     port = free_port()
     d = start_vitals(otlp_section(f"http://127.0.0.1:{port}"))
-    time.sleep(3)  # about six pushes fail
+    failures = ("vitals_otlp_exports_total", frozenset({("outcome", "failure")}))
+    wait_until(lambda: parse_exposition(d.metrics_text()).get(failures, 0) >= 3, "three failed pushes")
     body = parse_exposition(d.metrics_text())
-    assert body[("vitals_otlp_exports_total", frozenset({("outcome", "failure")}))] >= 3
     assert body[("vitals_otlp_export_failures_total", frozenset({("reason", "connect")}))] >= 3
     r = Receiver(port=port)
     try:
@@ -314,10 +314,9 @@ def test_https_with_a_test_ca(start_vitals, tmp_path):
     try:
         # Without the CA the certificate is refused: nothing arrives, failures are counted.
         d = start_vitals(otlp_section(f"https://127.0.0.1:{r.port}"))
-        time.sleep(2)
+        failures = ("vitals_otlp_exports_total", frozenset({("outcome", "failure")}))
+        wait_until(lambda: parse_exposition(d.metrics_text()).get(failures, 0) >= 1, "a refused push counted")
         assert r.received == []
-        body = parse_exposition(d.metrics_text())
-        assert body[("vitals_otlp_exports_total", frozenset({("outcome", "failure")}))] >= 1
         d.stop()
         d = start_vitals(otlp_section(f"https://127.0.0.1:{r.port}", f'[otlp.tls]\nca_file = "{ca}"\n'))
         assert "system.cpu.time" in r.wait(1).metrics()

@@ -476,7 +476,7 @@ impl Users {
             return;
         }
         self.stamp = stamp;
-        let text = std::fs::read(path).unwrap_or_default();
+        let text = host::read_bytes_with(path, host::Limit::Table).unwrap_or_default();
         self.names = passwd::parse_passwd(&text)
             .into_iter()
             .map(|(uid, name)| (uid, escape(&name).into_owned()))
@@ -994,14 +994,6 @@ fn export_group(
 }
 
 impl Collector for ProcessesCollector {
-    fn name(&self) -> &'static str {
-        "processes"
-    }
-
-    fn catalog(&self) -> &'static [&'static MetricDesc] {
-        CATALOG
-    }
-
     fn needs_two_readings(&self) -> bool {
         self.settings.groups
     }
@@ -1035,7 +1027,7 @@ impl Collector for ProcessesCollector {
             let uptime = (tick.number == 1)
                 .then(|| host::read(&self.paths.proc("uptime")).ok())
                 .flatten()
-                .and_then(|t| super::host::parse_uptime(&t).ok())
+                .and_then(|t| host::uptime::parse_uptime(&t).ok())
                 .map(|s| (s * self.clock_ticks) as u64);
             self.table.begin(uptime);
             self.groups.begin_tick();
