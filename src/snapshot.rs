@@ -1,15 +1,106 @@
 //! What a collector produces in one tick: metric families with their samples, plus the
 //! partial failures it skipped over. Exporters read published snapshots and nothing else.
 
+use std::sync::Arc;
+
 use crate::catalog::MetricDesc;
 /// What [`Snapshot::skip`] counts a skipped part as.
 pub use crate::error_kind::ErrorKind;
 use crate::host::bytes::truncate;
 
-/// One series: label values in the order of the descriptor's attributes, and a value.
+/// One label: attribute name and value.
+pub type Label = (&'static str, String);
+
+/// Labels that many series carry (a cgroup's names), made once with [`label_set`] and shared
+/// by reference: 1,000 cgroups of 46 series each hold 1,000 copies of their names, not 46,000.
+pub type LabelSet = Arc<[Label]>;
+
+/// A label set from names and values; values are cut as [`Snapshot::add`] cuts them.
+pub fn label_set(labels: &[(&'static str, &str)]) -> LabelSet {
+    labels
+        .iter()
+        .map(|(k, v)| (*k, truncate(v).into_owned()))
+        .collect()
+}
+
+/// A series' labels: a shared set, then the series' own, in the order of the descriptor's
+/// attributes. Read as one list (`iter`, `len`, indexing); where the labels come from does
+/// not show in any encoding.
+#[derive(Clone, Default)]
+pub struct Labels {
+    shared: Option<LabelSet>,
+    own: Option<LabelSet>,
+}
+
+type Iter<'a> = std::iter::Chain<std::slice::Iter<'a, Label>, std::slice::Iter<'a, Label>>;
+
+impl Labels {
+    pub fn new(shared: Option<LabelSet>, own: Option<LabelSet>) -> Self {
+        let non_empty = |s: Option<LabelSet>| s.filter(|s| !s.is_empty());
+        Self {
+            shared: non_empty(shared),
+            own: non_empty(own),
+        }
+    }
+
+    fn parts(&self) -> (&[Label], &[Label]) {
+        (
+            self.shared.as_deref().unwrap_or_default(),
+            self.own.as_deref().unwrap_or_default(),
+        )
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        let (shared, own) = self.parts();
+        shared.iter().chain(own)
+    }
+
+    pub fn len(&self) -> usize {
+        let (shared, own) = self.parts();
+        shared.len() + own.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, label: &Label) -> bool {
+        self.iter().any(|l| l == label)
+    }
+}
+
+impl std::ops::Index<usize> for Labels {
+    type Output = Label;
+    fn index(&self, i: usize) -> &Label {
+        let (shared, own) = self.parts();
+        shared.get(i).unwrap_or_else(|| &own[i - shared.len()])
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = &'a Label;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Labels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// One series: its labels and a value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    pub labels: Vec<(&'static str, String)>,
+    pub labels: Labels,
     pub value: f64,
 }
 
@@ -55,13 +146,30 @@ impl Snapshot {
             "{}: label not declared in the catalog",
             desc.name
         );
-        let sample = Sample {
-            labels: labels
-                .iter()
-                .map(|(k, v)| (*k, truncate(v).into_owned()))
-                .collect(),
-            value,
-        };
+        let own = (!labels.is_empty()).then(|| label_set(labels));
+        self.push(desc, Labels::new(None, own), value);
+    }
+
+    /// Adds one sample whose labels are `shared` then `own`, both shared by reference (no
+    /// copy of a label per series); the descriptor's attributes must list them in that order.
+    pub fn add_shared(
+        &mut self,
+        desc: &'static MetricDesc,
+        shared: &LabelSet,
+        own: Option<&LabelSet>,
+        value: f64,
+    ) {
+        let labels = Labels::new(Some(shared.clone()), own.cloned());
+        debug_assert!(
+            labels.iter().all(|(k, _)| desc.attributes.contains(k)),
+            "{}: label not declared in the catalog",
+            desc.name
+        );
+        self.push(desc, labels, value);
+    }
+
+    fn push(&mut self, desc: &'static MetricDesc, labels: Labels, value: f64) {
+        let sample = Sample { labels, value };
         match self
             .families
             .iter_mut()

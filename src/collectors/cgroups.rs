@@ -40,7 +40,7 @@ use crate::host::cgroup_names::{
 };
 use crate::host::psi::parse_pressure;
 use crate::host::{self, HostError, HostPaths, Limit};
-use crate::snapshot::{ErrorKind, Snapshot};
+use crate::snapshot::{ErrorKind, LabelSet, Snapshot, label_set};
 
 super::settings::plain_settings!(
     check = check_settings;
@@ -434,8 +434,9 @@ struct Entry {
     rel: PathBuf,
     dir: PathBuf,
     files: u32,
-    /// Label values in [`attrs!`] order; empty ones are left off.
-    labels: Vec<(&'static str, String)>,
+    /// Label values in [`attrs!`] order; empty ones are left off. Shared by every series
+    /// of the cgroup in every snapshot that holds it.
+    labels: LabelSet,
 }
 
 pub struct CgroupsCollector {
@@ -447,6 +448,9 @@ pub struct CgroupsCollector {
     entries: Vec<Entry>,
     folded: usize,
     devices: HashMap<(u32, u32), String>,
+    /// The series' own labels (`cpu.mode="user"`, a device and direction, ...), one set per
+    /// combination whatever the cgroup, shared as the cgroups' labels are.
+    own: Vec<LabelSet>,
     // Reused across files and ticks.
     buf: Vec<u8>,
     path: PathBuf,
@@ -463,6 +467,7 @@ impl CgroupsCollector {
             entries: Vec::new(),
             folded: 0,
             devices: HashMap::new(),
+            own: Vec::new(),
             buf: Vec::with_capacity(4096),
             path: PathBuf::with_capacity(256),
             io: Vec::new(),
@@ -617,7 +622,10 @@ impl CgroupsCollector {
         };
         for (node, i) in new {
             let id = &identities[i];
-            let labels = entry_labels(&labels[i], id, &names, &self.paths);
+            let pairs = entry_labels(&labels[i], id, &names, &self.paths);
+            let pairs: Vec<(&'static str, &str)> =
+                pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let labels = label_set(&pairs);
             kept.push(Entry {
                 dir: root.join(&node.rel),
                 rel: node.rel,
@@ -628,17 +636,15 @@ impl CgroupsCollector {
         kept.sort_by(|a, b| a.rel.cmp(&b.rel));
         self.entries = kept;
         self.devices = block_devices(&self.paths);
+        self.own.clear();
     }
 
     /// Reads one cgroup's files into `out`; false when the cgroup is gone.
     fn read_cgroup(&mut self, e: &Entry, out: &mut Snapshot) -> bool {
-        let base: Vec<(&'static str, &str)> =
-            e.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let add = |out: &mut Snapshot, desc: &'static MetricDesc, extra: &[(&'static str, &str)], v: f64| {
-            let mut labels = Vec::with_capacity(base.len() + extra.len());
-            labels.extend_from_slice(&base);
-            labels.extend_from_slice(extra);
-            out.add(desc, &labels, v);
+        let own = &mut self.own;
+        let mut add = |out: &mut Snapshot, desc: &'static MetricDesc, extra: &[(&'static str, &str)], v: f64| {
+            let extra = (!extra.is_empty()).then(|| own_labels(own, extra));
+            out.add_shared(desc, &e.labels, extra.as_ref(), v);
         };
         let mut reader = Reader {
             dir: &e.dir,
@@ -774,6 +780,26 @@ impl CgroupsCollector {
         });
         true
     }
+}
+
+/// Most distinct own label sets kept between rescans (a few per device, metric and mode in
+/// practice); past it a set is made per series.
+const MAX_OWN_SETS: usize = 1024;
+
+/// The shared set equal to `labels`, made and kept on first use.
+fn own_labels(sets: &mut Vec<LabelSet>, labels: &[(&'static str, &str)]) -> LabelSet {
+    let same = |set: &LabelSet| {
+        set.len() == labels.len()
+            && set.iter().zip(labels).all(|((k, v), (k2, v2))| k == k2 && v == v2)
+    };
+    if let Some(set) = sets.iter().find(|s| same(s)) {
+        return set.clone();
+    }
+    let set = label_set(labels);
+    if sets.len() < MAX_OWN_SETS {
+        sets.push(set.clone());
+    }
+    set
 }
 
 fn micros(v: u64) -> f64 {

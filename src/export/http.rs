@@ -283,8 +283,15 @@ async fn body(state: &AppState, format: Format, gzip: bool) -> Option<(Bytes, bo
     }
     let registry = state.registry.clone();
     tokio::task::spawn_blocking(move || {
+        // A body of an older generation is never served again: the other format's goes
+        // now rather than at that format's next scrape (7 MiB at 46,000 series).
+        for entry in cache.iter_mut() {
+            if entry.as_ref().is_some_and(|e| e.generation != generation) {
+                *entry = None;
+            }
+        }
         let slot = &mut cache[format as usize];
-        let reuse = slot.take().filter(|e| e.generation == generation);
+        let reuse = slot.take();
         let mut entry = match reuse {
             Some(e) => e,
             None => Encoded::new(&registry, generation, format).ok()?,
