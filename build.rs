@@ -21,8 +21,15 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=VITALS_GIT_REVISION={revision}");
     println!("cargo:rustc-env=VITALS_RUSTC_VERSION={rustc_version}");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs");
+    // Where git keeps them: `.git` is a file in a worktree, and a path that does not exist
+    // would make cargo rerun this script, and rebuild the crate, on every build.
+    for what in ["HEAD", "refs", "packed-refs"] {
+        if let Some(path) = output("git", &["rev-parse", "--git-path", what])
+            .filter(|p| std::path::Path::new(p).exists())
+        {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
     println!("cargo:rerun-if-env-changed=VITALS_GIT_REVISION");
     // DT_RELR: the PIE's ~17,000 relative relocations as a 5 KB bitmap instead of a 405 KB
     // table that the loader reads at every start and that then stays resident (0.4 MiB of

@@ -49,6 +49,13 @@ echo "== cargo clippy --no-default-features (the daemon without the OTLP push)"
 cargo clippy --no-default-features --quiet -- -D warnings
 echo "== cargo test"
 cargo test --quiet
+echo "== release build: the static binary of scripts/build_image.sh"
+# One release build for the Python tests and the image: the same command as
+# scripts/build_image.sh, whose own cargo build then has nothing to do (test_deploy_image.py).
+# A second build for target/release/vitals would compile the whole dependency tree again
+# (other RUSTFLAGS, other --target): 256 s of the Python tests, measured on the loaded 2-core
+# machine (README, "Test it").
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --quiet --target x86_64-unknown-linux-gnu
 echo "== python tests (real binary, promtool, Prometheus, psutil, TLS, load, slowloris)"
-cargo build --release --quiet
-VITALS_BIN="$PWD/target/release/vitals" .venv/bin/pytest -q -p no:cacheprovider tests/python
+VITALS_BIN="$PWD/target/x86_64-unknown-linux-gnu/release/vitals" \
+    .venv/bin/pytest -q -p no:cacheprovider --durations=15 tests/python

@@ -31,6 +31,9 @@ def quiet_reading(daemon, read_psutil, interval, collector="connections", tries=
     for _ in range(tries):
         before = read_psutil()
         t1 = time.time()
+        # Not a wait for a condition that can be polled: any look at the daemon (a scrape)
+        # would be a connection of its own in the window. Whether a collection fell in it
+        # is checked below from the daemon's own timestamps, and the window retried if not.
         time.sleep(1.3 * interval)
         after = read_psutil()
         t3 = time.time()

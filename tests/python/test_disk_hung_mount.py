@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import BIN, parse_exposition
+from conftest import BIN, parse_exposition, wait_until
 
 HERE = pathlib.Path(__file__).resolve().parent
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -274,6 +274,16 @@ def test_sigterm_stops_vitals_at_once_while_a_mount_hangs(hung_mount, start_vita
         kill_server(server)
 
 
+def filesystem_ticked_since(d, t):
+    """The samples, once the filesystem collector has finished a collection that began at or
+    after `t` (wall clock); None before."""
+    samples = parse_exposition(d.metrics_text())
+    me = frozenset({("collector", "filesystem")})
+    last = samples.get(("vitals_collector_last_success_timestamp_seconds", me))
+    took = samples.get(("vitals_collector_duration_seconds", me), 0.0)
+    return samples if last is not None and last - took >= t else None
+
+
 def threads(pid):
     status = pathlib.Path(f"/proc/{pid}/status").read_text().splitlines()
     return int(next(line.split()[1] for line in status if line.startswith("Threads:")))
@@ -288,8 +298,8 @@ def test_reloads_keep_the_stuck_mount_and_start_no_second_helper(hung_mount, sta
         while not series(parse_exposition(d.metrics_text()), "vitals_filesystem_stuck"):
             assert time.time() < end, "the mount was never reported stuck"
             time.sleep(0.2)
-        time.sleep(1.5)
-        _, stuck = daemon_helpers(d.proc.pid)
+        # The helper blocked on the mount, once the daemon has let go of it.
+        stuck = wait_until(lambda: daemon_helpers(d.proc.pid)[1], "a stuck statfs helper")
         assert len(stuck) == 1, stuck
         blocked = stuck[0]
         base_threads = threads(d.proc.pid)
@@ -309,8 +319,11 @@ def test_reloads_keep_the_stuck_mount_and_start_no_second_helper(hung_mount, sta
             while not any(e.get("fields", {}).get("message") == "config reloaded" for e in d.logs[before:]):
                 assert time.time() < end, "no reload"
                 time.sleep(0.05)
-            time.sleep(2.5)  # at least one filesystem tick of the new collector
-            samples = parse_exposition(d.metrics_text())
+            # At least one filesystem tick of the new collector: a success that began after
+            # the reload was logged.
+            reloaded = time.time()
+            samples = wait_until(lambda: filesystem_ticked_since(d, reloaded),
+                                 "a filesystem collection after the reload")
             assert series(samples, "vitals_filesystem_stuck"), "still reported stuck after the reload"
             live, stuck = daemon_helpers(d.proc.pid)
             assert stuck == [blocked], f"no second helper on the blocked mount: {stuck}"
