@@ -78,6 +78,9 @@ def one(v, name, pid, **want):
 def psutil_view(pid):
     """Everything vitals exports for `pid`, as psutil reports it."""
     p = psutil.Process(pid)
+    # psutil's memory_percent() divides by a total cached at its first virtual_memory() call,
+    # which an earlier test may have made with PROCFS_PATH on a fixture tree: read it anew.
+    psutil.virtual_memory()
     with p.oneshot():
         t = p.cpu_times()
         m = p.memory_info()
