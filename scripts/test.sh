@@ -39,23 +39,24 @@ fi
 [ -x .venv/bin/pip ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 
-echo "== cargo fmt --check"
+echo "== [${SECONDS}s] cargo fmt --check"
 cargo fmt --all -- --check
-echo "== import cycles (scripts/check_cycles.py)"
+echo "== [${SECONDS}s] import cycles (scripts/check_cycles.py)"
 python3 scripts/check_cycles.py src
-echo "== cargo clippy"
+echo "== [${SECONDS}s] cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
-echo "== cargo clippy --no-default-features (the daemon without the OTLP push)"
+echo "== [${SECONDS}s] cargo clippy --no-default-features (the daemon without the OTLP push)"
 cargo clippy --no-default-features --quiet -- -D warnings
-echo "== cargo test"
+echo "== [${SECONDS}s] cargo test"
 cargo test --quiet
-echo "== release build: the static binary of scripts/build_image.sh"
+echo "== [${SECONDS}s] release build: the static binary of scripts/build_image.sh"
 # One release build for the Python tests and the image: the same command as
 # scripts/build_image.sh, whose own cargo build then has nothing to do (test_deploy_image.py).
 # A second build for target/release/vitals would compile the whole dependency tree again
 # (other RUSTFLAGS, other --target): 256 s of the Python tests, measured on the loaded 2-core
 # machine (README, "Test it").
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --quiet --target x86_64-unknown-linux-gnu
-echo "== python tests (real binary, promtool, Prometheus, psutil, TLS, load, slowloris)"
+echo "== [${SECONDS}s] python tests (real binary, promtool, Prometheus, psutil, TLS, load, slowloris)"
 VITALS_BIN="$PWD/target/x86_64-unknown-linux-gnu/release/vitals" \
     .venv/bin/pytest -q -p no:cacheprovider --durations=15 tests/python
+echo "== [${SECONDS}s] done"
