@@ -537,19 +537,8 @@ mod tests {
         let sockets = read_procfs(&fixture("modern"), true).unwrap();
         let mut s = Snapshot::default();
         assert_eq!(listeners(&sockets, 100, None, &mut s), 0);
-        let got: Vec<String> = s.families[0]
-            .samples
-            .iter()
-            .map(|x| {
-                x.labels
-                    .iter()
-                    .map(|(_, v)| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect();
         assert_eq!(
-            got,
+            listener_labels(&s),
             [
                 "tcp ipv4 0.0.0.0 22",
                 "tcp ipv6 :: 22",
