@@ -602,6 +602,16 @@ pub static DETAIL_FOLDED: MetricDesc = MetricDesc {
     extension: true,
 };
 
+pub static DETAIL_THREADS_FOLDED: MetricDesc = MetricDesc {
+    name: "vitals.process.detail.threads.folded",
+    unit: "{thread}",
+    instrument: Instrument::Gauge,
+    help: "Threads of this tick's per-process processes left without process_detail_thread_cpu_time series because each process's top_threads were taken (threads read minus threads exported, summed over the processes); 0 when none were left out, absent when top_threads = 0 turns per-thread series off",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
 pub static READS_DENIED: MetricDesc = MetricDesc {
     name: "vitals.process.reads_denied",
     unit: "{read}",
@@ -796,6 +806,7 @@ pub static CATALOG: &[&MetricDesc] = &[
     &PROCESS_CONNECTIONS,
     &DENIED_SOCKETS,
     &DETAIL_FOLDED,
+    &DETAIL_THREADS_FOLDED,
     &EXITS,
     &ACCOUNTING_MODE,
     &EXIT_RECORDS,

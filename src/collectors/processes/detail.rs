@@ -39,9 +39,11 @@ struct Stat {
 }
 
 impl ProcessesCollector {
-    pub(super) fn export_detail(&mut self, tick: &Tick, chosen: &[Candidate], out: &mut Snapshot) {
+    /// Exports the per-process series of `chosen`; returns the threads left without
+    /// per-thread series because `top_threads` were taken.
+    pub(super) fn export_detail(&mut self, tick: &Tick, chosen: &[Candidate], out: &mut Snapshot) -> usize {
         if chosen.is_empty() {
-            return;
+            return 0;
         }
         let mem_total = crate::host::read(&self.paths.proc("meminfo"))
             .ok()
@@ -50,12 +52,14 @@ impl ProcessesCollector {
             .filter(|&t| t > 0);
         self.users
             .refresh(&self.paths.root("etc/passwd"), self.tick);
-        for c in chosen {
-            self.export_one(tick, c, mem_total, out);
-        }
+        chosen
+            .iter()
+            .map(|c| self.export_one(tick, c, mem_total, out))
+            .sum()
     }
 
-    fn export_one(&mut self, tick: &Tick, c: &Candidate, mem_total: Option<u64>, out: &mut Snapshot) {
+    /// One process's series; returns its threads left without per-thread series.
+    fn export_one(&mut self, tick: &Tick, c: &Candidate, mem_total: Option<u64>, out: &mut Snapshot) -> usize {
         let pid = c.pid;
         let Some(st) = self.reader.read(pid, "stat").ok().and_then(|b| {
             let s = parse_pid_stat(b)?;
@@ -73,7 +77,7 @@ impl ProcessesCollector {
                 vsize: s.vsize,
             })
         }) else {
-            return;
+            return 0;
         };
         let clk = self.clock_ticks;
         let status = self.reader.read(pid, "status").ok().map(parse_pid_status);
@@ -231,9 +235,11 @@ impl ProcessesCollector {
         {
             out.add(&DETAIL_IO_PRIORITY, &extend(&base, &[(IOPRIO_CLASS, class)]), value as f64);
         }
-        if self.settings.top_threads > 0 {
-            self.export_threads(pid, &base, out);
-        }
+        let threads_folded = if self.settings.top_threads > 0 {
+            self.export_threads(pid, &base, out)
+        } else {
+            0
+        };
         if let Some(s) = &self.sockets {
             s.export_process(pid, &base, out);
         }
@@ -250,10 +256,12 @@ impl ProcessesCollector {
                 out.add(&DETAIL_ENVIRON, &extend(&base, &[(ENV_NAME, var), (ENV_VALUE, value)]), 1.0);
             }
         }
+        threads_folded
     }
 
-    /// CPU of the `top_threads` threads of `pid` highest in user + system time.
-    fn export_threads(&mut self, pid: u32, base: &[(&'static str, &str); 3], out: &mut Snapshot) {
+    /// CPU of the `top_threads` threads of `pid` highest in user + system time; returns the
+    /// threads read but left out (a thread gone or unreadable mid-read is neither).
+    fn export_threads(&mut self, pid: u32, base: &[(&'static str, &str); 3], out: &mut Snapshot) -> usize {
         let mut tids = std::mem::take(&mut self.fds);
         let mut threads: Vec<(u64, u32, Vec<u8>, [u64; 2])> = Vec::new();
         if self.reader.entries(pid, "task", &mut tids).is_ok() {
@@ -274,6 +282,7 @@ impl ProcessesCollector {
         }
         self.fds = tids;
         threads.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let folded = threads.len().saturating_sub(self.settings.top_threads);
         threads.truncate(self.settings.top_threads);
         let clk = self.clock_ticks;
         for (_, tid, comm, [user, system]) in threads {
@@ -287,6 +296,7 @@ impl ProcessesCollector {
                 );
             }
         }
+        folded
     }
 }
 

@@ -298,8 +298,11 @@ impl Collector for ProcessesCollector {
                 s.export_groups(&self.table, &self.groups, out);
             }
             self.export_top(&tick, &chosen.top, out);
-            self.export_detail(&tick, &chosen.detail, out);
+            let threads_folded = self.export_detail(&tick, &chosen.detail, out);
             out.add(&DETAIL_FOLDED, &[], chosen.folded as f64);
+            if self.settings.top_threads > 0 {
+                out.add(&DETAIL_THREADS_FOLDED, &[], threads_folded as f64);
+            }
             for (i, file) in DENIED_FILES.iter().enumerate() {
                 if i != DENIED_SMAPS || self.settings.smaps {
                     out.add(&READS_DENIED, &[(FILE, file)], self.denied[i] as f64);
@@ -584,6 +587,70 @@ mod tests {
             Some(3.0),
             "the group keeps every member"
         );
+    }
+
+    #[test]
+    fn top_threads_bounds_thread_series_and_counts_the_rest() {
+        let t = Tree::new("threads");
+        t.process(10, 1, "db", 50, (0, 0), Some(0));
+        t.process(11, 1, "db", 60, (0, 0), Some(0));
+        t.process(12, 1, "web", 70, (0, 0), Some(0));
+        // 10 has 5 threads (utime 1..=5 ticks, tid 14 the busiest), 11 one, 12 (not
+        // per-process) 4, which are never read.
+        let thread = |pid: u32, tid: u32, utime: u64| {
+            t.write(
+                &format!("proc/{pid}/task/{tid}/stat"),
+                &format!("{tid} (w{tid}) S 1 0 0 0 -1 0 0 0 0 0 {utime} 1 0 0 20 0 1 0 50 4096 1 0\n"),
+            );
+        };
+        for (i, tid) in (10..15).enumerate() {
+            thread(10, tid, i as u64 + 1);
+        }
+        thread(11, 11, 9);
+        for tid in 20..24 {
+            thread(12, tid, 0);
+        }
+        let rules = "top_n = 0\n[[group]]\nname = \"db\"\ncomm = [\"db\"]\nper_process = true\n";
+        let settings: Settings = toml::from_str(&format!("top_threads = 2\n{rules}")).unwrap();
+        let mut c = ProcessesCollector::new(HostPaths::under(&t.0), &settings);
+        let s = collect(&mut c);
+        let mut tids: Vec<(String, String)> = s
+            .family(DETAIL_THREAD_CPU_TIME.name)
+            .unwrap()
+            .samples
+            .iter()
+            .filter(|x| x.labels.iter().any(|(k, v)| *k == MODE && v == "user"))
+            .map(|x| {
+                let get = |name: &str| x.labels.iter().find(|(k, _)| *k == name).unwrap().1.clone();
+                (get(PID), get(THREAD_ID))
+            })
+            .collect();
+        tids.sort();
+        let want = [("10", "13"), ("10", "14"), ("11", "11")];
+        assert_eq!(tids, want.map(|(p, t)| (p.to_string(), t.to_string())));
+        assert_eq!(
+            value(&s, &DETAIL_THREADS_FOLDED, &[]),
+            Some(3.0),
+            "10's three idlest threads; 11 kept its one, 12 is not per-process"
+        );
+
+        // A thread that exits between the task listing and its stat is not counted.
+        std::fs::remove_file(t.0.join("proc/10/task/10/stat")).unwrap();
+        let s = collect(&mut c);
+        assert_eq!(value(&s, &DETAIL_THREADS_FOLDED, &[]), Some(2.0));
+
+        // Enough room: 0, still exported.
+        let settings: Settings = toml::from_str(&format!("top_threads = 5\n{rules}")).unwrap();
+        let mut c = ProcessesCollector::new(HostPaths::under(&t.0), &settings);
+        assert_eq!(value(&collect(&mut c), &DETAIL_THREADS_FOLDED, &[]), Some(0.0));
+
+        // top_threads = 0: no per-thread series, and nothing to count as folded.
+        let settings: Settings = toml::from_str(&format!("top_threads = 0\n{rules}")).unwrap();
+        let mut c = ProcessesCollector::new(HostPaths::under(&t.0), &settings);
+        let s = collect(&mut c);
+        assert!(s.family(DETAIL_THREAD_CPU_TIME.name).is_none());
+        assert!(s.family(DETAIL_THREADS_FOLDED.name).is_none());
+        assert_eq!(value(&s, &DETAIL_FOLDED, &[]), Some(0.0));
     }
 
     #[test]
