@@ -13,6 +13,9 @@ equal psutil's for its pid, read just before the tick and just after the scrape:
   " (deleted)", which psutil's exe() strips).
 
 Every helper has VT_DETAIL_TOKEN in its environment, exported through `environ`.
+
+The bounds: max_processes (test_cardinality_bound) and top_threads, whose left-out threads
+are counted (test_top_threads_folds_the_rest).
 """
 import os
 import shutil
@@ -271,3 +274,56 @@ for i in range(200):
         for c in children:
             c.kill()
         psutil.wait_procs(children, timeout=10)
+
+
+THREADS = """
+import threading
+cv, never = threading.Condition(), threading.Event()
+started = 0
+def idle():
+    global started
+    with cv:
+        started += 1
+        cv.notify_all()
+    never.wait()
+for _ in range(7):
+    threading.Thread(target=idle, daemon=True).start()
+with cv:
+    assert cv.wait_for(lambda: started == 7, timeout=10), 'the threads did not start'
+# vt-threadfold
+""" + "print('ready', flush=True)\n"
+
+THREAD_RULES = """top_n = 0
+[[collectors.processes.group]]
+name = "vt-threadfold"
+cmdline = ['vt-threadfold']
+per_process = true
+"""
+
+
+@pytest.mark.parametrize("top_threads", [3, 0])
+def test_top_threads_folds_the_rest(start_vitals, top_threads):
+    """One per-process process with 8 threads (top_n = 0, so it is the only one): with
+    top_threads = 3, 3 threads have series and the other 5 are counted in
+    vitals_process_detail_threads_folded; with top_threads = 0 neither is exported."""
+    d = start_vitals(config(f"top_threads = {top_threads}\n" + THREAD_RULES))
+    wait_ticks(d, 1)
+    p = spawn("vt-threadfold", THREADS)
+    try:
+        tids = {t.id for t in psutil.Process(p.pid).threads()}
+        assert len(tids) == 8
+        v = wait_ticks(d, 2)
+        info = [dict(l)["process_pid"] for (n, l), _ in v.items() if n == "process_detail_info"]
+        assert info == [str(p.pid)], "the rule pins this process alone"
+        assert one(v, "process_detail_thread_count", p.pid) == 8
+        series = {dict(l)["thread_id"] for (n, l), _ in v.items()
+                  if n == "process_detail_thread_cpu_time_seconds_total"}
+        folded = v.get(("vitals_process_detail_threads_folded", frozenset()))
+        if top_threads:
+            assert len(series) == 3 and {int(t) for t in series} <= tids, series
+            assert folded == 8 - 3
+        else:
+            assert series == set() and folded is None
+        assert v[("vitals_process_detail_folded", frozenset())] == 0
+    finally:
+        kill(p)
