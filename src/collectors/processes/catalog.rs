@@ -606,7 +606,7 @@ pub static DETAIL_THREADS_FOLDED: MetricDesc = MetricDesc {
     name: "vitals.process.detail.threads.folded",
     unit: "{thread}",
     instrument: Instrument::Gauge,
-    help: "Threads of this tick's per-process processes left without process_detail_thread_cpu_time series because each process's top_threads were taken (threads read minus threads exported, summed over the processes); 0 when none were left out, absent when top_threads = 0 turns per-thread series off",
+    help: "Threads of this tick's per-process processes left without per-thread CPU series because each process's top_threads busiest were taken (threads read minus threads exported, summed over the processes); 0 when none were left out, absent when top_threads = 0 turns per-thread series off",
     attributes: &[],
     source: "vitals",
     extension: true,

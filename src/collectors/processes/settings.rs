@@ -34,7 +34,8 @@ crate::collectors::settings::plain_settings!(
     /// Processes with per-process series at most (top-N first, then those of
     /// `per_process = true` groups); the rest count in their group only.
     max_processes: usize = 100,
-    /// CPU time of this many busiest threads of each per-process process (0: none).
+    /// CPU time of this many busiest threads of each per-process process (0: none); the
+    /// threads left out are counted in `vitals_process_detail_threads_folded`.
     top_threads: usize = 3,
     /// Environment variables exported per process (names; empty: none, as environments
     /// hold secrets).
