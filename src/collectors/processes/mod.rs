@@ -610,9 +610,13 @@ mod tests {
         for tid in 20..24 {
             thread(12, tid, 0);
         }
-        let rules = "top_n = 0\n[[group]]\nname = \"db\"\ncomm = [\"db\"]\nper_process = true\n";
-        let settings: Settings = toml::from_str(&format!("top_threads = 2\n{rules}")).unwrap();
-        let mut c = ProcessesCollector::new(HostPaths::under(&t.0), &settings);
+        let with = |top_threads: usize| {
+            let rules = "top_n = 0\n[[group]]\nname = \"db\"\ncomm = [\"db\"]\nper_process = true\n";
+            let settings: Settings =
+                toml::from_str(&format!("top_threads = {top_threads}\n{rules}")).unwrap();
+            ProcessesCollector::new(HostPaths::under(&t.0), &settings)
+        };
+        let mut c = with(2);
         let s = collect(&mut c);
         let mut tids: Vec<(String, String)> = s
             .family(DETAIL_THREAD_CPU_TIME.name)
@@ -640,14 +644,10 @@ mod tests {
         assert_eq!(value(&s, &DETAIL_THREADS_FOLDED, &[]), Some(2.0));
 
         // Enough room: 0, still exported.
-        let settings: Settings = toml::from_str(&format!("top_threads = 5\n{rules}")).unwrap();
-        let mut c = ProcessesCollector::new(HostPaths::under(&t.0), &settings);
-        assert_eq!(value(&collect(&mut c), &DETAIL_THREADS_FOLDED, &[]), Some(0.0));
+        assert_eq!(value(&collect(&mut with(5)), &DETAIL_THREADS_FOLDED, &[]), Some(0.0));
 
         // top_threads = 0: no per-thread series, and nothing to count as folded.
-        let settings: Settings = toml::from_str(&format!("top_threads = 0\n{rules}")).unwrap();
-        let mut c = ProcessesCollector::new(HostPaths::under(&t.0), &settings);
-        let s = collect(&mut c);
+        let s = collect(&mut with(0));
         assert!(s.family(DETAIL_THREAD_CPU_TIME.name).is_none());
         assert!(s.family(DETAIL_THREADS_FOLDED.name).is_none());
         assert_eq!(value(&s, &DETAIL_FOLDED, &[]), Some(0.0));
