@@ -30,8 +30,10 @@ use std::time::Duration;
 use crate::host::proc_pid_smaps::{CleanMapping, SELF_SMAPS, clean_file_mappings};
 use crate::host::{HostError, Limit, read_bytes_with};
 
-/// After the start, once the listener is bound and every collector has collected once.
-pub const RELEASE_AFTER: Duration = Duration::from_secs(5);
+/// When [`release`] runs, from the start: once the listener is bound and every collector has
+/// collected once, and again a minute later, for a binary installed just before its start
+/// (its pages are still dirty in the page cache for up to about 30 s, and then left alone).
+pub const RELEASE_AFTER: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(60)];
 
 /// The most fault-around maps after the split: the area a fault is in.
 pub const SPLIT: usize = 16 << 10;
@@ -127,36 +129,42 @@ mod tests {
         assert_eq!(split_points(usize::MAX - 0x1000, 0x8000, 0x4000).count(), 0);
     }
 
-    /// The resident KiB of the test binary's clean file mappings, and how many mappings
-    /// the process has.
-    fn resident() -> (u64, usize) {
-        let smaps = std::fs::read(SELF_SMAPS).unwrap();
-        let areas = smaps
-            .split(|&b| b == b'\n')
-            .filter(|l| l.starts_with(b"VmFlags:"))
-            .count();
-        let kib = clean_file_mappings(&smaps).iter().map(|m| m.rss_kib).sum();
-        (kib, areas)
+    /// The resident KiB of the clean file mappings and the files they map.
+    fn clean() -> (u64, Vec<String>) {
+        let mappings = clean_file_mappings(&std::fs::read(SELF_SMAPS).unwrap());
+        let kib = mappings.iter().map(|m| m.rss_kib).sum();
+        (kib, mappings.into_iter().map(|m| m.path).collect())
+    }
+
+    /// How many areas map one of `files`.
+    fn areas(files: &[String]) -> usize {
+        let smaps = std::fs::read_to_string(SELF_SMAPS).unwrap();
+        smaps
+            .lines()
+            .filter(|l| files.iter().any(|f| l.ends_with(f.as_str())))
+            .count()
     }
 
     #[test]
     fn release_unmaps_and_splits_while_the_process_goes_on() {
-        let (kib_before, areas_before) = resident();
+        // libc and the loader at least; not the test binary while the linker's pages are
+        // still dirty in the page cache (smaps counts them in Private_Dirty).
+        let (kib_before, files) = clean();
+        let areas_before = areas(&files);
         let r = release().unwrap();
-        assert!(r.mappings > 0 && r.kib > 0, "{r:?}");
+        assert!(r.mappings > 0 && r.kib > 0 && r.splits > 0, "{r:?}");
         assert_eq!(r.refused, 0, "{r:?}");
         // The code that runs from here (this test, the other tests on their threads) faults
         // its pages back from the file, unchanged: the process goes on.
-        let (kib_after, areas_after) = resident();
+        let (kib_after, _) = clean();
         assert!(
             kib_after < kib_before,
             "{kib_after} KiB resident, {kib_before} before"
         );
-        // Each marked area splits one into at most three (before, marked, after).
+        let areas_after = areas(&files);
         assert!(
             areas_after > areas_before,
-            "{areas_after} areas, {areas_before} before"
+            "{areas_after} areas map {files:?}, {areas_before} before"
         );
-        assert!(areas_after <= areas_before + 2 * r.splits, "{r:?}");
     }
 }

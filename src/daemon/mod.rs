@@ -340,17 +340,20 @@ fn trim_heap() -> JoinHandle<()> {
 /// src/pages.rs.
 fn release_pages() -> JoinHandle<()> {
     tokio::spawn(async {
-        tokio::time::sleep(crate::pages::RELEASE_AFTER).await;
-        match tokio::task::spawn_blocking(crate::pages::release).await {
-            Ok(Ok(r)) => debug!(
-                mappings = r.mappings,
-                kib = r.kib,
-                refused = r.refused,
-                splits = r.splits,
-                "released the resident pages of clean file mappings"
-            ),
-            Ok(Err(e)) => debug!(error = %e, "could not release the clean file pages"),
-            Err(_) => {}
+        let start = tokio::time::Instant::now();
+        for after in crate::pages::RELEASE_AFTER {
+            tokio::time::sleep_until(start + after).await;
+            match tokio::task::spawn_blocking(crate::pages::release).await {
+                Ok(Ok(r)) => debug!(
+                    mappings = r.mappings,
+                    kib = r.kib,
+                    refused = r.refused,
+                    splits = r.splits,
+                    "released the resident pages of clean file mappings"
+                ),
+                Ok(Err(e)) => debug!(error = %e, "could not release the clean file pages"),
+                Err(_) => {}
+            }
         }
     })
 }
