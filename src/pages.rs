@@ -152,7 +152,10 @@ mod tests {
         let (kib_before, files) = clean();
         let areas_before = areas(&files);
         let r = release().unwrap();
-        assert!(r.mappings > 0 && r.kib > 0 && r.splits > 0, "{r:?}");
+        assert!(r.mappings > 0 && r.kib > 0, "{r:?}");
+        // Without transparent huge pages the kernel refuses the flag, and nothing is split.
+        let splits = std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists();
+        assert_eq!(r.splits > 0, splits, "{r:?}");
         assert_eq!(r.refused, 0, "{r:?}");
         // The code that runs from here (this test, the other tests on their threads) faults
         // its pages back from the file, unchanged: the process goes on.
@@ -163,7 +166,7 @@ mod tests {
         );
         let areas_after = areas(&files);
         assert!(
-            areas_after > areas_before,
+            areas_after > areas_before || !splits,
             "{areas_after} areas map {files:?}, {areas_before} before"
         );
     }
