@@ -9,7 +9,8 @@
 //! mapping of the process:
 //!
 //! - `MADV_DONTNEED`: its pages leave the process's page tables. They stay in the page cache,
-//!   and code that runs again faults its pages back in, unchanged, from there.
+//!   and code that runs again faults its pages back in, unchanged, from there (as after the
+//!   kernel's own reclaim, which may drop these clean pages at any time).
 //! - Splits it into [`SPLIT`]-sized areas (`MADV_NOHUGEPAGE` on every other one: two
 //!   neighbours with different flags cannot merge), because fault-around never maps past
 //!   the area the fault is in. Without the split the code that runs every tick, spread over
