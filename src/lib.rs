@@ -2,7 +2,7 @@
 //!
 //! Collectors read the host on their own intervals into snapshots ([`runner`],
 //! [`collectors`]); the [`registry`] keeps the latest of each; [`export`] encodes them.
-// Forbidden everywhere but src/malloc.rs, which says why.
+// Forbidden everywhere but src/malloc.rs and src/pages.rs, which say why.
 #![deny(unsafe_code)]
 
 pub mod catalog;
@@ -19,6 +19,7 @@ pub mod host;
 pub mod interval;
 pub mod malloc;
 pub mod otlp;
+pub mod pages;
 pub mod registry;
 pub mod runner;
 pub mod self_metrics;

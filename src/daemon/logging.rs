@@ -1,17 +1,26 @@
 //! Logs on standard error, text or JSON, with a level a reload can change.
 
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
-use tracing_subscriber::{EnvFilter, reload};
+use tracing_subscriber::reload;
 
 use crate::config::{Config, LogFormat, LogLevel};
 
 /// The installed logger's level switch.
 pub struct Logging {
-    filter: Option<reload::Handle<EnvFilter, tracing_subscriber::Registry>>,
+    filter: Option<reload::Handle<Targets, tracing_subscriber::Registry>>,
 }
 
-fn filter(level: LogLevel) -> EnvFilter {
-    EnvFilter::new(format!("vitals={}", level.as_str()))
+/// The daemon's own events at `level` and up; none of its dependencies'.
+fn filter(level: LogLevel) -> Targets {
+    let level = match level {
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Trace => LevelFilter::TRACE,
+    };
+    Targets::new().with_target("vitals", level)
 }
 
 impl Logging {

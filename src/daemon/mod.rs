@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, ConfigError, Overrides};
 use crate::export::webconfig::{Web, WebConfigError};
@@ -121,7 +121,7 @@ pub struct Daemon {
     limits: server::Limits,
     server: Server,
     push: Push,
-    background: [JoinHandle<()>; 2],
+    background: [JoinHandle<()>; 3],
 }
 
 impl Daemon {
@@ -149,7 +149,11 @@ impl Daemon {
         state.web().replace(web);
         let limits = server::Limits::new(conn_limits(&config.server));
         let server = Server::spawn(listener, state.clone(), limits.clone())?;
-        let background = [watch_certificates(state.clone()), trim_heap()];
+        let background = [
+            watch_certificates(state.clone()),
+            trim_heap(),
+            release_pages(),
+        ];
         info!(addr = %server.addr, tls, basic_auth = auth, collectors = ?runner.names(), version = env!("CARGO_PKG_VERSION"), "vitals listening");
         Ok(Daemon {
             config,
@@ -328,6 +332,28 @@ fn trim_heap() -> JoinHandle<()> {
         loop {
             tick.tick().await;
             let _ = tokio::task::spawn_blocking(crate::malloc::trim).await;
+        }
+    })
+}
+
+/// Unmaps the pages of code that ran only at startup once the daemon is up; see
+/// src/pages.rs.
+fn release_pages() -> JoinHandle<()> {
+    tokio::spawn(async {
+        let start = tokio::time::Instant::now();
+        for after in crate::pages::RELEASE_AFTER {
+            tokio::time::sleep_until(start + after).await;
+            match tokio::task::spawn_blocking(crate::pages::release).await {
+                Ok(Ok(r)) => debug!(
+                    mappings = r.mappings,
+                    kib = r.kib,
+                    refused = r.refused,
+                    splits = r.splits,
+                    "released the resident pages of clean file mappings"
+                ),
+                Ok(Err(e)) => debug!(error = %e, "could not release the clean file pages"),
+                Err(_) => {}
+            }
         }
     })
 }
