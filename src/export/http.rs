@@ -281,10 +281,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     };
     let (body, gzipped) =
         if state.last_len[format as usize].load(Ordering::Relaxed) > CACHE_MAX_BYTES {
-            let Some(body) = stream(&state, format, gzip) else {
-                return busy("too many requests in flight\n");
-            };
-            (body, gzip)
+            (stream(&state, format, gzip).await, gzip)
         } else {
             let Some((body, gzipped)) = body(&state, format, gzip).await else {
                 return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
@@ -361,10 +358,11 @@ async fn body(state: &AppState, format: Format, gzip: bool) -> Option<(Bytes, bo
 }
 
 /// The body for this format encoded now, a chunk at a time on the blocking pool while the
-/// client reads, gzipped when asked; `None` when [`Limits::streams`] are all taken. Two
-/// chunks wait at most, so a slow client holds a few hundred KiB, not the body.
-fn stream(state: &AppState, format: Format, gzip: bool) -> Option<Body> {
-    let permit = state.streams().try_acquire_owned().ok()?;
+/// client reads, gzipped when asked. Two chunks wait at most, so a slow client holds a few
+/// hundred KiB, not the body. When [`Limits::streams`] are all taken the request waits for
+/// one to end, within its time limit.
+async fn stream(state: &AppState, format: Format, gzip: bool) -> Body {
+    let permit = state.streams().acquire_owned().await.ok();
     let (tx, rx) = mpsc::channel(2);
     let registry = state.registry.clone();
     let last_len = state.last_len.clone();
@@ -388,7 +386,7 @@ fn stream(state: &AppState, format: Format, gzip: bool) -> Option<Body> {
             }
         }
     });
-    Some(Body::new(Streamed { rx, ended: false }))
+    Body::new(Streamed { rx, ended: false })
 }
 
 enum Piece {
@@ -553,13 +551,95 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(health.status(), StatusCode::OK);
-        // The encoding went on without the request and fills the cache: with a longer
-        // timeout the body comes whole.
+        // The encoding went on without the request; over the cache's cap, it left the
+        // body's length, so with a longer timeout the body comes streamed and whole.
         state.set_limits(4, Duration::from_secs(120));
         let response = app.oneshot(request()).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let text = body_text(response).await;
         assert!(text.contains("system_disk_io_bytes_total{system_device=\"dev399999\""));
+    }
+
+    async fn scrape(app: &Router, headers: &[(header::HeaderName, &str)]) -> Response {
+        let mut request = Request::get("/metrics");
+        for (name, value) in headers {
+            request = request.header(name, *value);
+        }
+        app.clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn gunzip(bytes: &[u8]) -> String {
+        use std::io::Read as _;
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_is_streamed_from_the_second_scrape() {
+        let app = router(AppState::new(
+            huge_registry(40_000),
+            4,
+            Duration::from_secs(60),
+        ));
+        let first = scrape(&app, &[]).await;
+        assert!(first.headers().contains_key(header::CONTENT_LENGTH));
+        let whole = body_text(first).await;
+        assert!(whole.len() > CACHE_MAX_BYTES, "{}", whole.len());
+        for _ in 0..2 {
+            let streamed = scrape(&app, &[]).await;
+            assert_eq!(streamed.status(), StatusCode::OK);
+            assert!(!streamed.headers().contains_key(header::CONTENT_LENGTH));
+            assert_eq!(body_text(streamed).await, whole);
+        }
+        let gz = scrape(&app, &[(header::ACCEPT_ENCODING, "gzip")]).await;
+        assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+        let bytes = axum::body::to_bytes(gz.into_body(), 1 << 30).await.unwrap();
+        assert_eq!(gunzip(&bytes), whole);
+        // OpenMetrics has its own length: its first body comes whole too, then streamed.
+        let om = [(header::ACCEPT, "application/openmetrics-text")];
+        let first = scrape(&app, &om).await;
+        assert!(first.headers().contains_key(header::CONTENT_LENGTH));
+        let whole = body_text(first).await;
+        let streamed = scrape(&app, &om).await;
+        assert!(!streamed.headers().contains_key(header::CONTENT_LENGTH));
+        assert_eq!(body_text(streamed).await, whole);
+    }
+
+    #[tokio::test]
+    async fn a_small_body_is_kept_and_sent_with_its_length() {
+        let app = router(AppState::new(huge_registry(10), 4, Duration::from_secs(10)));
+        for _ in 0..2 {
+            for headers in [&[][..], &[(header::ACCEPT_ENCODING, "gzip")]] {
+                let r = scrape(&app, headers).await;
+                assert!(r.headers().contains_key(header::CONTENT_LENGTH));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_whose_encoder_stopped_early_fails_instead_of_ending() {
+        let (tx, rx) = mpsc::channel(2);
+        tx.send(Piece::Data(Bytes::from_static(b"partial")))
+            .await
+            .unwrap();
+        drop(tx);
+        let body = Body::new(Streamed { rx, ended: false });
+        assert!(axum::body::to_bytes(body, 1 << 20).await.is_err());
+
+        let (tx, rx) = mpsc::channel(2);
+        tx.send(Piece::Data(Bytes::from_static(b"all")))
+            .await
+            .unwrap();
+        tx.send(Piece::End).await.unwrap();
+        drop(tx);
+        let body = Body::new(Streamed { rx, ended: false });
+        assert_eq!(axum::body::to_bytes(body, 1 << 20).await.unwrap(), "all");
     }
 
     #[tokio::test]
