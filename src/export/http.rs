@@ -23,7 +23,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use hyper::body::Frame;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 use super::chunks::Chunks;
 use super::webconfig::WebState;
@@ -48,10 +48,6 @@ pub struct AppState {
 struct Limits {
     max_in_flight: usize,
     in_flight: Arc<Semaphore>,
-    /// Streamed bodies being written, as many as requests in flight: a stream outlives its
-    /// request's permit (the handler returns at the headers), and each holds a thread of
-    /// the blocking pool while its client reads.
-    streams: Arc<Semaphore>,
     timeout: Duration,
 }
 
@@ -62,7 +58,6 @@ impl AppState {
             limits: Arc::new(RwLock::new(Limits {
                 max_in_flight,
                 in_flight: Arc::new(Semaphore::new(max_in_flight)),
-                streams: Arc::new(Semaphore::new(max_in_flight)),
                 timeout,
             })),
             cache: Arc::new(tokio::sync::Mutex::new([None, None])),
@@ -85,7 +80,6 @@ impl AppState {
         if l.max_in_flight != max_in_flight {
             l.max_in_flight = max_in_flight;
             l.in_flight = Arc::new(Semaphore::new(max_in_flight));
-            l.streams = Arc::new(Semaphore::new(max_in_flight));
         }
         l.timeout = timeout;
     }
@@ -94,20 +88,15 @@ impl AppState {
         let l = self.limits.read().unwrap_or_else(|e| e.into_inner());
         (l.in_flight.clone(), l.timeout)
     }
-
-    fn streams(&self) -> Arc<Semaphore> {
-        let l = self.limits.read().unwrap_or_else(|e| e.into_inner());
-        l.streams.clone()
-    }
 }
 
 /// The largest body kept between scrapes (each format's, and its gzip once asked for).
 /// Larger ones are encoded for each scrape and streamed ([`stream`]). Measured with
 /// `bench/cgroups.py` (docs/performance.md): at 9,000 series the body is 1.7 MiB, cached
-/// RSS growth 3.8 MiB; at 46,000 series (7.1 MiB) the cached body put the growth at 11.7
-/// to 12.6 MiB against the 8, while a scrape re-encoding it costs about what the
-/// copy of the cached body costs at that size. The p50 of small hosts (0.05 ms) stays a
-/// cached one.
+/// RSS growth 3.8 MiB; at 46,000 series (7.1 MiB) the cached body put the growth at 11.1
+/// to 15.1 MiB against the 8 (3 to 6 MiB streamed), while the scrape's p50 there,
+/// re-encoding, stayed within that of the cached body (18 to 24 ms against 16 to 27 ms on
+/// a loaded machine). The p50 of small hosts (0.05 ms) stays a cached one.
 pub const CACHE_MAX_BYTES: usize = 2 << 20;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -281,7 +270,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     };
     let (body, gzipped) =
         if state.last_len[format as usize].load(Ordering::Relaxed) > CACHE_MAX_BYTES {
-            (stream(&state, format, gzip).await, gzip)
+            (stream(&state, format, gzip), gzip)
         } else {
             let Some((body, gzipped)) = body(&state, format, gzip).await else {
                 return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
@@ -357,75 +346,90 @@ async fn body(state: &AppState, format: Format, gzip: bool) -> Option<(Bytes, bo
     .flatten()
 }
 
-/// The body for this format encoded now, a chunk at a time on the blocking pool while the
-/// client reads, gzipped when asked. Two chunks wait at most, so a slow client holds a few
-/// hundred KiB, not the body. When [`Limits::streams`] are all taken the request waits for
-/// one to end, within its time limit.
-async fn stream(state: &AppState, format: Format, gzip: bool) -> Body {
-    let permit = state.streams().acquire_owned().await.ok();
-    let (tx, rx) = mpsc::channel(2);
-    let registry = state.registry.clone();
-    let last_len = state.last_len.clone();
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let mut chunks = Chunks::new(registry.gather(), format == Format::OpenMetrics, gzip);
-        loop {
-            match chunks.next_chunk() {
-                Ok(Some(chunk)) => {
-                    if tx.blocking_send(Piece::Data(Bytes::from(chunk))).is_err() {
-                        return; // the client went away
-                    }
-                }
-                Ok(None) => {
-                    last_len[format as usize].store(chunks.text_len(), Ordering::Relaxed);
-                    let _ = tx.blocking_send(Piece::End);
-                    return;
-                }
-                // Dropping the sender without `End` fails the body.
-                Err(_) => return,
-            }
-        }
-    });
-    Body::new(Streamed { rx, ended: false })
+/// The body for this format encoded now, gzipped when asked: a chunk at a time on the
+/// blocking pool, each when the connection asks for it. A client that stops reading holds
+/// no thread and no encoding, only the snapshots it is served from, until the connection's
+/// idle timeout closes it; so streams need no limit of their own.
+fn stream(state: &AppState, format: Format, gzip: bool) -> Body {
+    Body::new(Streamed {
+        state: Stream::Start {
+            registry: state.registry.clone(),
+            gzip,
+        },
+        format,
+        last_len: state.last_len.clone(),
+    })
 }
 
-enum Piece {
-    Data(Bytes),
-    End,
-}
-
-/// A streamed body: ends cleanly only after its encoder said so, so that an encoder that
-/// stopped early (an error, a panic) aborts the response instead of cutting it short.
 struct Streamed {
-    rx: mpsc::Receiver<Piece>,
-    ended: bool,
+    state: Stream,
+    format: Format,
+    /// Where the body's length goes once it is all out ([`AppState::last_len`]).
+    last_len: Arc<[AtomicUsize; 2]>,
+}
+
+/// The chunks and the next one (`None` after the last).
+type Step = (Chunks, Result<Option<Vec<u8>>, std::fmt::Error>);
+
+enum Stream {
+    Start { registry: Arc<Registry>, gzip: bool },
+    Idle(Chunks),
+    Encoding(tokio::task::JoinHandle<Step>),
+    Done,
 }
 
 impl hyper::body::Body for Streamed {
     type Data = Bytes;
     type Error = std::io::Error;
 
+    /// A failed or panicked encoding fails the body, so the response is aborted instead of
+    /// cut short.
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        if self.ended {
-            return Poll::Ready(None);
+        let openmetrics = self.format == Format::OpenMetrics;
+        loop {
+            let task = match std::mem::replace(&mut self.state, Stream::Done) {
+                Stream::Done => return Poll::Ready(None),
+                Stream::Start { registry, gzip } => tokio::task::spawn_blocking(move || {
+                    let mut chunks = Chunks::new(registry.gather(), openmetrics, gzip);
+                    let next = chunks.next_chunk();
+                    (chunks, next)
+                }),
+                Stream::Idle(mut chunks) => tokio::task::spawn_blocking(move || {
+                    let next = chunks.next_chunk();
+                    (chunks, next)
+                }),
+                Stream::Encoding(mut task) => {
+                    let step = match Pin::new(&mut task).poll(cx) {
+                        Poll::Pending => {
+                            self.state = Stream::Encoding(task);
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(step) => step,
+                    };
+                    return Poll::Ready(match step {
+                        Ok((chunks, Ok(Some(chunk)))) => {
+                            self.state = Stream::Idle(chunks);
+                            Some(Ok(Frame::data(Bytes::from(chunk))))
+                        }
+                        Ok((chunks, Ok(None))) => {
+                            self.last_len[self.format as usize]
+                                .store(chunks.text_len(), Ordering::Relaxed);
+                            None
+                        }
+                        Ok((_, Err(e))) => Some(Err(std::io::Error::other(e))),
+                        Err(e) => Some(Err(std::io::Error::other(e))),
+                    });
+                }
+            };
+            self.state = Stream::Encoding(task);
         }
-        self.rx.poll_recv(cx).map(|piece| match piece {
-            Some(Piece::Data(bytes)) => Some(Ok(Frame::data(bytes))),
-            Some(Piece::End) => {
-                self.ended = true;
-                None
-            }
-            None => Some(Err(std::io::Error::other(
-                "the body's encoding stopped before its end",
-            ))),
-        })
     }
 
     fn is_end_stream(&self) -> bool {
-        self.ended
+        matches!(self.state, Stream::Done)
     }
 }
 
@@ -623,23 +627,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stream_whose_encoder_stopped_early_fails_instead_of_ending() {
-        let (tx, rx) = mpsc::channel(2);
-        tx.send(Piece::Data(Bytes::from_static(b"partial")))
-            .await
-            .unwrap();
-        drop(tx);
-        let body = Body::new(Streamed { rx, ended: false });
+    async fn a_stream_whose_encoder_panicked_fails_instead_of_ending() {
+        let body = Body::new(Streamed {
+            state: Stream::Encoding(tokio::task::spawn_blocking(move || {
+                panic!("the encoder panicked");
+            })),
+            format: Format::Text,
+            last_len: Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]),
+        });
         assert!(axum::body::to_bytes(body, 1 << 20).await.is_err());
-
-        let (tx, rx) = mpsc::channel(2);
-        tx.send(Piece::Data(Bytes::from_static(b"all")))
-            .await
-            .unwrap();
-        tx.send(Piece::End).await.unwrap();
-        drop(tx);
-        let body = Body::new(Streamed { rx, ended: false });
-        assert_eq!(axum::body::to_bytes(body, 1 << 20).await.unwrap(), "all");
     }
 
     #[tokio::test]
