@@ -95,8 +95,8 @@ impl AppState {
 /// `bench/cgroups.py` (docs/performance.md): at 9,000 series the body is 1.7 MiB, cached
 /// RSS growth 3.8 MiB; at 46,000 series (7.1 MiB) the cached body put the growth at 11.1
 /// to 15.1 MiB against the 8 (3 to 6 MiB streamed), while the scrape's p50 there,
-/// re-encoding, stayed within that of the cached body (18 to 24 ms against 16 to 27 ms on
-/// a loaded machine). The p50 of small hosts (0.05 ms) stays a cached one.
+/// re-encoding, stayed within the range of the cached body's (17.8 to 23.9 ms against 15.6
+/// to 44.2 ms, loaded machine). The p50 of small hosts (0.05 ms) stays a cached one.
 pub const CACHE_MAX_BYTES: usize = 2 << 20;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
