@@ -13,14 +13,19 @@ pub type Label = (&'static str, String);
 
 /// Labels that many series carry (a cgroup's names), made once with [`label_set`] and shared
 /// by reference: 1,000 cgroups of 46 series each hold 1,000 copies of their names, not 46,000.
-pub type LabelSet = Arc<[Label]>;
+/// The boxed slice behind the `Arc` keeps the reference one word: a [`Sample`] is 24 bytes,
+/// not the 40 of two slice references and a value (46,000 series, two snapshots alive
+/// during a collection: 1.5 MB).
+pub type LabelSet = Arc<Box<[Label]>>;
 
 /// A label set from names and values; values are cut as [`Snapshot::add`] cuts them.
 pub fn label_set(labels: &[(&'static str, &str)]) -> LabelSet {
-    labels
-        .iter()
-        .map(|(k, v)| (*k, truncate(v).into_owned()))
-        .collect()
+    Arc::new(
+        labels
+            .iter()
+            .map(|(k, v)| (*k, truncate(v).into_owned()))
+            .collect(),
+    )
 }
 
 /// A series' labels: a shared set, then the series' own, in the order of the descriptor's
@@ -44,10 +49,7 @@ impl Labels {
     }
 
     fn parts(&self) -> (&[Label], &[Label]) {
-        (
-            self.shared.as_deref().unwrap_or_default(),
-            self.own.as_deref().unwrap_or_default(),
-        )
+        (part(&self.shared), part(&self.own))
     }
 
     pub fn iter(&self) -> Iter<'_> {
@@ -67,6 +69,10 @@ impl Labels {
     pub fn contains(&self, label: &Label) -> bool {
         self.iter().any(|l| l == label)
     }
+}
+
+fn part(set: &Option<LabelSet>) -> &[Label] {
+    set.as_deref().map_or(&[], |b| &b[..])
 }
 
 impl std::ops::Index<usize> for Labels {
@@ -208,6 +214,11 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sample_is_three_words() {
+        assert_eq!(std::mem::size_of::<Sample>(), 24);
+    }
     use crate::catalog::Instrument;
     use crate::host::bytes::MAX_LABEL_BYTES;
 

@@ -1,6 +1,7 @@
 //! Exporters: encodings of published snapshots, and the HTTP endpoint that serves them.
 
 pub mod auth;
+pub mod chunks;
 pub mod http;
 pub mod openmetrics;
 pub mod server;

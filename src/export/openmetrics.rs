@@ -1,8 +1,11 @@
 //! OpenMetrics 1.0 text, written by the prometheus-client crate from published snapshots.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
+pub use prometheus_client::encoding::text::encode_eof;
+use prometheus_client::encoding::text::encode_registry;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
@@ -12,12 +15,17 @@ use crate::snapshot::Snapshot;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The families `range` of the snapshots, counted across them in order.
 #[derive(Debug)]
-struct Snapshots(Vec<Arc<Snapshot>>);
+struct Families {
+    snapshots: Vec<Arc<Snapshot>>,
+    range: Range<usize>,
+}
 
-impl Collector for Snapshots {
+impl Collector for Families {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in self.0.iter().flat_map(|s| &s.families) {
+        let families = self.snapshots.iter().flat_map(|s| &s.families);
+        for family in families.skip(self.range.start).take(self.range.len()) {
             let desc = family.desc;
             let (stem, unit) = desc.prometheus_stem();
             let unit = unit.map(Unit::Other);
@@ -57,11 +65,24 @@ fn encode_value(
 
 /// The exposition, `# EOF` included.
 pub fn encode(snapshots: Vec<Arc<Snapshot>>) -> Result<String, std::fmt::Error> {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(Snapshots(snapshots)));
+    let families = snapshots.iter().map(|s| s.families.len()).sum();
     let mut out = String::with_capacity(16 * 1024);
-    prometheus_client::encoding::text::encode(&mut out, &registry)?;
+    encode_families(&mut out, snapshots, 0..families)?;
+    encode_eof(&mut out)?;
     Ok(out)
+}
+
+/// The families `range` (counted across the snapshots in order) without the closing
+/// `# EOF`: [`encode`] is all of them then [`encode_eof`], so a body written a few families
+/// at a time (`super::chunks`) is the same bytes.
+pub fn encode_families(
+    out: &mut String,
+    snapshots: Vec<Arc<Snapshot>>,
+    range: Range<usize>,
+) -> Result<(), std::fmt::Error> {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Families { snapshots, range }));
+    encode_registry(out, &registry)
 }
 
 #[cfg(test)]

@@ -9,55 +9,61 @@ use std::sync::Arc;
 
 use super::write_value;
 use crate::catalog::{PromType, push_sanitized};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Family, Snapshot};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub fn encode(snapshots: &[Arc<Snapshot>]) -> String {
     let mut out = String::with_capacity(16 * 1024);
     for family in snapshots.iter().flat_map(|s| &s.families) {
-        let name = family.desc.prometheus_name();
-        let kind = match family.desc.prom_type() {
-            PromType::Counter => "counter",
-            PromType::Gauge
-                if ["_count", "_sum", "_bucket"]
-                    .iter()
-                    .any(|s| name.ends_with(s)) =>
-            {
-                "untyped"
-            }
-            PromType::Gauge => "gauge",
-        };
-        out.push_str("# HELP ");
-        out.push_str(&name);
-        out.push(' ');
-        escape_into(&mut out, family.desc.help, false);
-        out.push_str("\n# TYPE ");
-        out.push_str(&name);
-        out.push(' ');
-        out.push_str(kind);
-        out.push('\n');
-        for sample in &family.samples {
-            out.push_str(&name);
-            if !sample.labels.is_empty() {
-                out.push('{');
-                for (i, (key, value)) in sample.labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    push_sanitized(&mut out, key);
-                    out.push_str("=\"");
-                    escape_into(&mut out, value, true);
-                    out.push('"');
-                }
-                out.push('}');
-            }
-            out.push(' ');
-            write_value(&mut out, sample.value);
-            out.push('\n');
-        }
+        encode_family(&mut out, family);
     }
     out
+}
+
+/// One family, help and type lines then its samples: [`encode`] is these one after the
+/// other, so a body written a few families at a time (`super::chunks`) is the same bytes.
+pub fn encode_family(out: &mut String, family: &Family) {
+    let name = family.desc.prometheus_name();
+    let kind = match family.desc.prom_type() {
+        PromType::Counter => "counter",
+        PromType::Gauge
+            if ["_count", "_sum", "_bucket"]
+                .iter()
+                .any(|s| name.ends_with(s)) =>
+        {
+            "untyped"
+        }
+        PromType::Gauge => "gauge",
+    };
+    out.push_str("# HELP ");
+    out.push_str(&name);
+    out.push(' ');
+    escape_into(out, family.desc.help, false);
+    out.push_str("\n# TYPE ");
+    out.push_str(&name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+    for sample in &family.samples {
+        out.push_str(&name);
+        if !sample.labels.is_empty() {
+            out.push('{');
+            for (i, (key, value)) in sample.labels.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_sanitized(out, key);
+                out.push_str("=\"");
+                escape_into(out, value, true);
+                out.push('"');
+            }
+            out.push('}');
+        }
+        out.push(' ');
+        write_value(out, sample.value);
+        out.push('\n');
+    }
 }
 
 /// Backslash and newline are escaped in help and label values; double quotes in label values.
