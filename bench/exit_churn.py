@@ -11,7 +11,7 @@ turn through:
 - thread:   a thread of a long-lived process that burns and exits;
 - timeout:  sh -> timeout -> sh, the chain that was counted twice (one in 20).
 
-Run as a script: python3 bench/exit_churn.py SECONDS [RATE].
+Run as a script: python3 bench/exit_churn.py SECONDS [RATE [PATTERN,...]].
 """
 import os
 import random
@@ -66,11 +66,14 @@ def _helper(target):
 SH_BURN = "i=0; while [ $i -lt 400 ]; do i=$((i+1)); done"
 
 
-def churn(seconds, rate=200):
-    """Runs the churn for `seconds`; returns the number of processes (and threads) started."""
+PATTERNS = ["wait", "double", "ignore", "orphan", "thread"]
+
+
+def churn(seconds, rate=200, patterns=PATTERNS):
+    """Runs the churn for `seconds`; returns the number of processes (and threads) started.
+    `patterns`: the ones to cycle through (the timeout chain is one in 20 whatever they are)."""
     ign_pid, ign_w = _helper(_ignorer)
     thr_pid, thr_w = _helper(_threads)
-    patterns = ["wait", "double", "ignore", "orphan", "thread"]
     start = time.monotonic()
     n = 0
     chains = []
@@ -117,4 +120,5 @@ def churn(seconds, rate=200):
 if __name__ == "__main__":
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 10
     rate = float(sys.argv[2]) if len(sys.argv) > 2 else 200
-    print(churn(secs, rate))
+    kinds = sys.argv[3].split(",") if len(sys.argv) > 3 else PATTERNS
+    print(churn(secs, rate, kinds))

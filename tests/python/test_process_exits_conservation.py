@@ -2,18 +2,20 @@
 parent pattern of issue 18, 200 short processes a second for 15 s), scraped every second:
 
 - no group counter ever decreases;
-- the increase of sum(process_cpu_time_seconds_total) over all groups equals the increase
-  of the CPU time of all tasks within 10%, and is never more than 2% over it (measured: 2.6 to
-  7.1% under on a machine shared with other builds (issue 18 asks 1%: not met yet), where the kernel's side, read just after
-  vitals published its tick, also holds the CPU the whole machine burnt while vitals scanned
-  /proc; see docs/performance.md:
-  the kernel fills an exit record before it tears down the process's memory and files, and
-  that last ~0.3 ms of each process is charged after the record; the cutime fallback is 23%
-  over on the same churn, process-exporter 29% under). The kernel's measure of that is the root cpuacct
-  group's usage (the scheduler's runtime, the clock /proc/<pid>/stat's utime + stime are
-  scaled to); system_cpu_time_seconds_total{cpu_mode=~"user|nice|system"} samples ticks
-  instead and differs from it by the host's tick sampling error (a few % on a VM: printed,
-  and measured in docs/performance.md).
+- the increase of sum(process_cpu_time_seconds_total) over all groups is within 5% under the
+  CPU time of all tasks and never more than 2% over it. Measured: 0.967 and 0.969 of cpuacct
+  on an idle machine, 0.983 to 0.995 on one shared with other builds (where the churn is a
+  smaller part of the total), in 15 s runs; 0.93 to 0.96 before the reapers' cutime credited
+  the tails (docs/performance.md). The kernel charges a process's last ~0.3 ms (freeing its
+  memory and files) after its exit record, and only its reaper's cutime sees it. What stays
+  out: the tails of children nobody waits for (a parent with SIGCHLD ignored: one pattern in
+  five here); and, per reaper, up to one interval of its children's runtime in tails, since
+  its growth up to a reading is compared with the records that came by the next tick (the
+  comparison lags rather than ever counting a tail twice). The cutime fallback is 21% over on
+  the same churn, process-exporter 24% under. The kernel's measure is the root cpuacct group's
+  usage (the scheduler's runtime, the clock /proc/<pid>/stat's utime + stime are scaled to);
+  system_cpu_time_seconds_total{cpu_mode=~"user|nice|system"} samples ticks instead and
+  differs from it by the host's tick sampling error (printed; docs/performance.md).
 
 bench/exit_conservation.py runs the full 60 s version and the comparisons.
 """
@@ -95,6 +97,6 @@ def test_groups_sum_to_the_kernels_task_cpu_under_churn(start_vitals):
     # 200/s asked; a machine shared with builds forks fewer.
     assert started > 15 * 40
     assert lost == 0
-    assert abs(groups - acct) <= 0.10 * acct, (groups, acct)
+    assert groups >= 0.95 * acct, (groups, acct)
     # Nothing counted twice (the cutime fallback was 21% over on this churn).
     assert groups <= 1.02 * min(acct, ticks), (groups, acct, ticks)

@@ -22,6 +22,18 @@
 //! ticked proportion as the kernel splits them. CPU times arrive in microseconds: each group keeps the part of a clock
 //! tick not yet exported, so that thousands of 3 ms processes add up.
 //!
+//! The tail: the kernel fills a process's record before it tears down its memory and files
+//! (`exit_mm()`, `exit_files()`), and charges that last stretch (a few tenths of a ms for a
+//! forked Python, far more for a compiler freeing a large heap) to the process after the
+//! record. Only its reaper's cutime + cstime sees it. Each tick, a parent's children's CPU
+//! growth (up to its previous reading, less a tick of rounding) beyond what its children's
+//! records explain, with what those children had reaped in turn, is credited as system time
+//! to the children's groups (`credit_tails`). A record comes before its process is
+//! reaped, never after, so the comparison can lag but never count a tail twice: up to one
+//! interval of a reaper's children's runtime in tails waits until later growth covers it.
+//! Children nobody waits for (SIGCHLD ignored) reach no cutime: their tails stay out. These
+//! two are the conservation law's residual (docs/performance.md).
+//!
 //! Exact, with one approximation: a process already running when vitals started, whose
 //! threads had exited before it was first seen, is credited at most its last interval
 //! less those threads' time (clamped at zero).
@@ -90,7 +102,9 @@ impl From<Ending> for Reason {
 /// Sums of a thread group's exit records so far.
 #[derive(Debug, Default, Clone, Copy)]
 struct Dead {
+    /// The process's start (s since the epoch): its leader's, else its earliest thread's.
     btime: u64,
+    leader: bool,
     tick: u64,
     /// user, system as ticked.
     cpu_us: [u64; 2],
@@ -144,6 +158,73 @@ impl Dead {
     }
 }
 
+/// A parent's children's CPU (cutime + cstime) against the exit records of its children, for
+/// the tail: what the kernel charged a child after filling its record (freeing its memory
+/// and files), which only shows in the reaper's cutime.
+#[derive(Debug, Default)]
+struct Reaper {
+    /// The parent's start time (clock ticks after boot) once it was read.
+    start: Option<u64>,
+    /// Its children's CPU (us) when first read, and as read in the previous tick.
+    first_us: u64,
+    prev_us: u64,
+    /// What its children's records explain of that growth (us): each child's runtime plus
+    /// what the child's own cutime held ([`Reaper::passed_on`]); and that sum when `prev_us`
+    /// was read.
+    expected_us: u64,
+    expected_at_prev: u64,
+    /// The tick of the last record counted in `expected_us`, and what that tick added.
+    expected_tick: u64,
+    expected_in_tick: u64,
+    /// The tail credited so far (us).
+    credited_us: u64,
+    /// Groups of the children whose records came since the tail was last credited, with
+    /// their number; `last_group` the group of the previous credit.
+    groups: Vec<(u32, u64)>,
+    last_group: Option<u32>,
+    tick: u64,
+}
+
+impl Reaper {
+    /// What this process, ended, adds to its own reaper's cutime beyond its runtime, its
+    /// final cutime + cstime: at least each of its children's CPU as read (`read` in tick
+    /// `seen`, or `prev_us`) plus the records that came after that reading, and what its
+    /// records and credited tails explain. A record that comes in a tick is taken to be in
+    /// that tick's reading (a waiting parent reaps at once); all three err low only when a
+    /// child stays a zombie across the reading, high when records are of children it never
+    /// reaped (SIGCHLD ignored), and the reaper's growth beyond is taken for tails.
+    fn passed_on(&self, read: u64, seen: u64) -> u64 {
+        let e = self.expected_us;
+        let read_in = if seen >= self.expected_tick {
+            e
+        } else if seen + 1 == self.expected_tick {
+            e - self.expected_in_tick
+        } else {
+            0
+        };
+        (read + e - read_in)
+            .max(self.prev_us + e - self.expected_at_prev)
+            .max(self.first_us + e + self.credited_us)
+    }
+
+    /// Counts a child's record: its runtime and what it passed on.
+    fn expect(&mut self, us: u64, tick: u64) {
+        if self.expected_tick != tick {
+            self.expected_tick = tick;
+            self.expected_in_tick = 0;
+        }
+        self.expected_us += us;
+        self.expected_in_tick += us;
+    }
+
+    fn count(&mut self, group: u32) {
+        match self.groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, n)) => *n += 1,
+            None => self.groups.push((group, 1)),
+        }
+    }
+}
+
 pub struct Exits {
     listener: Option<Listener>,
     /// Records are credited (a listener runs).
@@ -156,6 +237,8 @@ pub struct Exits {
     recent: HashMap<u32, (u64, Last, bool)>,
     /// Microseconds of CPU not yet a whole clock tick, per group and mode.
     rem: HashMap<u32, [u64; 2]>,
+    /// What each parent's cutime + cstime owes to records already credited, by parent pid.
+    reapers: HashMap<u32, Reaper>,
     endings: HashMap<String, BTreeMap<Reason, u64>>,
     /// Kernel task CPU and [`Exits::attributed`] (ticks) at the previous tick.
     prev: Option<(u64, u64)>,
@@ -207,6 +290,7 @@ impl Exits {
             dead: HashMap::new(),
             recent: HashMap::new(),
             rem: HashMap::new(),
+            reapers: HashMap::new(),
             endings: HashMap::new(),
             prev: None,
             attributed: 0,
@@ -257,11 +341,16 @@ impl Exits {
         let us_per_tick = (1e6 / clk).round().max(1.0) as u64;
         let mut batch = std::mem::take(&mut self.batch);
         for e in batch.drain(..) {
+            // Each record has its own thread's start, and no thread starts before its
+            // leader. The entry goes with the group's last record (a tgid is reused only
+            // after that), or after KEEP_TICKS when that record was lost.
             let d = self.dead.entry(e.tgid).or_default();
-            if d.tick != 0 && d.btime.abs_diff(e.btime) as f64 > START_SLACK {
-                *d = Dead::default();
+            if e.pid == e.tgid {
+                d.btime = e.btime;
+                d.leader = true;
+            } else if !d.leader && (d.tick == 0 || e.btime < d.btime) {
+                d.btime = e.btime;
             }
-            d.btime = e.btime;
             d.tick = tick;
             d.add(&e);
             if !e.group_dead {
@@ -270,7 +359,7 @@ impl Exits {
             let d = self.dead.remove(&e.tgid).unwrap_or_default();
             let same = |start: u64| {
                 boot.is_none_or(|b| {
-                    (b as f64 + start as f64 / clk - e.btime as f64).abs() <= START_SLACK
+                    (b as f64 + start as f64 / clk - d.btime as f64).abs() <= START_SLACK
                 })
             };
             let seen = match table.exited(e.tgid, same) {
@@ -285,6 +374,20 @@ impl Exits {
                 Some((l, by_cutime)) => (l.group, Some(l), by_cutime),
                 None => (place(&e, table, groups), None, cutime),
             };
+            if !cutime && e.ppid != 0 {
+                let (read, seen) = last.map_or((0, 0), |l| (l.children_cpu * us_per_tick, l.seen));
+                let passed_on = self
+                    .reapers
+                    .remove(&e.tgid)
+                    .map_or(read, |r| r.passed_on(read, seen));
+                // Its runtime: the records', or its last reading's when more (threads that
+                // ended before the listener started are in the reading, not in records).
+                let own_us = last.map_or(0, |l| (l.own[USER] + l.own[SYSTEM]) * us_per_tick);
+                let r = self.reapers.entry(e.ppid).or_default();
+                r.expect(d.run_us.max(own_us) + passed_on, tick);
+                r.count(group);
+                r.tick = tick;
+            }
             let Some(g) = groups.get_mut(group).filter(|_| group != DROPPED) else {
                 continue;
             };
@@ -302,10 +405,7 @@ impl Exits {
             let user = remain.min(d.user_us().saturating_sub(base_us[0]));
             let rem = self.rem.entry(group).or_default();
             for (m, us) in [(USER, user), (SYSTEM, remain - user)] {
-                rem[m] += us;
-                let ticks = rem[m] / us_per_tick;
-                rem[m] -= ticks * us_per_tick;
-                g.totals.cpu_faults[m] += ticks;
+                g.totals.cpu_faults[m] += whole_ticks(&mut rem[m], us, us_per_tick);
             }
             g.totals.cpu_faults[MAJOR] += d.faults[0].saturating_sub(base[MAJOR]);
             g.totals.cpu_faults[MINOR] += d.faults[1].saturating_sub(base[MINOR]);
@@ -328,10 +428,85 @@ impl Exits {
             }
         }
         self.batch = batch;
+        if cutime {
+            // Records were lost or are not credited: start the tails again from here.
+            self.reapers.clear();
+        } else {
+            self.credit_tails(tick, us_per_tick, table, groups);
+        }
         self.dead
             .retain(|tgid, d| tick - d.tick <= KEEP_TICKS || table.info(*tgid).is_some());
         self.recent.retain(|_, (t, _, _)| tick - *t <= KEEP_TICKS);
         self.rem.retain(|id, _| groups.get(*id).is_some());
+    }
+
+    /// Credits each parent's tail: the growth of its children's CPU up to its previous
+    /// reading, less one clock tick (the readings are rounded down), beyond what its
+    /// children's records explain and what was credited before. Records may come before the
+    /// reaping (a zombie) but never after it, so the excess only ever lags: the tail never
+    /// counts twice. It goes to the children's groups in proportion to their number, as
+    /// system time (the teardown runs in the kernel).
+    fn credit_tails(&mut self, tick: u64, us_per_tick: u64, table: &Table, groups: &mut Groups) {
+        for (&pid, r) in self.reapers.iter_mut() {
+            let Some(info) = table.info(pid) else { continue };
+            let now_us = info.children_cpu * us_per_tick;
+            if r.start != Some(info.start) {
+                // Its first children's records (or a new process under a reused pid): the
+                // base is its reading of the tick before, and this tick's records count
+                // against the growth since. Read only now, the base is this reading and the
+                // records that came are of children reaped before it, except a zombie's,
+                // whose runtime the tick of slack covers when it is shorter than a tick.
+                let (first_us, expected_us) = match info.children_cpu_before {
+                    Some(before) if r.start.is_none() => (before * us_per_tick, r.expected_us),
+                    _ => (now_us, 0),
+                };
+                *r = Reaper {
+                    start: Some(info.start),
+                    first_us,
+                    prev_us: now_us,
+                    expected_us,
+                    expected_at_prev: expected_us,
+                    expected_tick: r.expected_tick,
+                    expected_in_tick: r.expected_in_tick.min(expected_us),
+                    groups: std::mem::take(&mut r.groups),
+                    last_group: r.last_group,
+                    tick,
+                    ..Reaper::default()
+                };
+                continue;
+            }
+            let grown = r.prev_us.saturating_sub(r.first_us + us_per_tick);
+            let tail = grown.saturating_sub(r.expected_us + r.credited_us);
+            r.prev_us = r.prev_us.max(now_us);
+            r.expected_at_prev = r.expected_us;
+            r.tick = tick;
+            if tail == 0 {
+                continue;
+            }
+            r.credited_us += tail;
+            let shares: Vec<(u32, u64)> = match (r.groups.is_empty(), r.last_group) {
+                (false, _) => std::mem::take(&mut r.groups),
+                (true, Some(g)) => vec![(g, 1)],
+                (true, None) => continue,
+            };
+            let n: u64 = shares.iter().map(|(_, n)| n).sum();
+            let mut left = tail;
+            for (i, &(group, count)) in shares.iter().enumerate() {
+                let us = if i + 1 == shares.len() {
+                    left
+                } else {
+                    (tail as u128 * count as u128 / n as u128) as u64
+                };
+                left -= us;
+                r.last_group = Some(group);
+                if let Some(g) = groups.get_mut(group).filter(|_| group != DROPPED) {
+                    let rem = self.rem.entry(group).or_default();
+                    g.totals.cpu_faults[SYSTEM] += whole_ticks(&mut rem[SYSTEM], us, us_per_tick);
+                }
+            }
+        }
+        self.reapers
+            .retain(|&pid, r| tick - r.tick <= KEEP_TICKS || table.info(pid).is_some());
     }
 
     /// After crediting: the CPU of all tasks (/proc/stat user + nice + system, ticks) against
@@ -390,6 +565,14 @@ impl Exits {
     }
 }
 
+/// Adds `us` to the carried microseconds `rem` and takes out the whole clock ticks.
+fn whole_ticks(rem: &mut u64, us: u64, us_per_tick: u64) -> u64 {
+    *rem += us;
+    let ticks = *rem / us_per_tick;
+    *rem -= ticks * us_per_tick;
+    ticks
+}
+
 /// Adds to `total` what `now` has beyond `base`, counter by counter.
 fn add_since<const N: usize>(total: &mut [u64; N], now: &[u64; N], base: &[u64; N]) {
     for ((t, n), b) in total.iter_mut().zip(now).zip(base) {
@@ -433,11 +616,12 @@ mod tests {
     use super::super::table::{Reading, Table};
     use super::*;
 
-    fn reading(utime: u64) -> Reading {
+    fn reading(utime: u64, cutime: u64) -> Reading {
         Reading {
             start: 500,
             ppid: 1,
             own: [utime, 0, 0, 0],
+            child: [cutime, 0, 0, 0],
             ..Reading::default()
         }
     }
@@ -445,11 +629,24 @@ mod tests {
     /// One tick: `live` are read; then `records` arrive and are credited; never-seen
     /// processes go to group "new".
     fn tick(t: &mut Table, g: &mut Groups, x: &mut Exits, n: u64, live: &[(u32, u64)], records: &[Exit]) {
+        let live: Vec<(u32, u64, u64)> = live.iter().map(|&(p, u)| (p, u, 0)).collect();
+        tick_c(t, g, x, n, &live, records);
+    }
+
+    /// [`tick`] with the children's CPU (cutime) of each live process: (pid, utime, cutime).
+    fn tick_c(
+        t: &mut Table,
+        g: &mut Groups,
+        x: &mut Exits,
+        n: u64,
+        live: &[(u32, u64, u64)],
+        records: &[Exit],
+    ) {
         t.begin(Some(0));
         t.exit_records = true;
         let app = g.get_or_insert("app").unwrap();
-        for &(pid, utime) in live {
-            t.observe(pid, b"app", &reading(utime), g);
+        for &(pid, utime, cutime) in live {
+            t.observe(pid, b"app", &reading(utime, cutime), g);
         }
         let fresh: Vec<u32> = t.fresh().collect();
         for pid in fresh {
@@ -464,6 +661,111 @@ mod tests {
     fn user(g: &mut Groups, name: &str) -> u64 {
         let id = g.get_or_insert(name).unwrap();
         g.get(id).unwrap().totals.cpu_faults[USER]
+    }
+
+    fn system(g: &mut Groups, name: &str) -> u64 {
+        let id = g.get_or_insert(name).unwrap();
+        g.get(id).unwrap().totals.cpu_faults[SYSTEM]
+    }
+
+    #[test]
+    fn a_group_whose_last_record_is_a_later_thread_is_matched_by_its_leaders_start() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        tick(&mut t, &mut g, &mut x, 1, &[(7, 10)], &[]);
+        tick(&mut t, &mut g, &mut x, 2, &[(7, 40)], &[]);
+        // 7 started 5 s after boot; its leader ends first (20 ms), then a thread started
+        // 25 s later ends last with the group's record (380 ms).
+        let boot = 1_000_000;
+        let mut leader = Exit::for_test(7, 7, 1, 20_000, false);
+        leader.btime = boot + 5;
+        let mut last = Exit::for_test(9, 7, 1, 380_000, true);
+        last.btime = boot + 30;
+        x.batch.extend([leader, last]);
+        t.begin(Some(0));
+        t.settle(&mut g, |_, _| true);
+        x.credit(3, Some(boot), 100.0, &mut t, &mut g, |_, _, g| g.get_or_insert("new").unwrap());
+        // The seen process: 30 ticks counted from its first reading, its record adds 0
+        // more, and it is not credited again as a process never seen.
+        assert_eq!(user(&mut g, "app"), 30);
+        assert_eq!(user(&mut g, "new"), 0);
+    }
+
+    #[test]
+    fn the_tail_after_a_record_is_credited_from_the_reapers_cutime() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        tick_c(&mut t, &mut g, &mut x, 1, &[(10, 0, 0)], &[]);
+        // A child of 10 ran 30 ms and was reaped (its tail below a tick): the base.
+        tick_c(&mut t, &mut g, &mut x, 2, &[(10, 0, 3)], &[Exit::for_test(100, 100, 10, 30_000, true)]);
+        // Ten more ran 30 ms each and were reaped with 5 ms of teardown each: cutime + 35.
+        let ten: Vec<Exit> = (101..111).map(|p| Exit::for_test(p, p, 10, 30_000, true)).collect();
+        tick_c(&mut t, &mut g, &mut x, 3, &[(10, 0, 38)], &ten);
+        assert_eq!((user(&mut g, "new"), system(&mut g, "new")), (33, 0));
+        // The growth is compared a tick later (a record comes before its reaping, never
+        // after): 340 ms grown beyond the base's tick, 300 ms in records: 4 ticks of tail.
+        tick_c(&mut t, &mut g, &mut x, 4, &[(10, 0, 38)], &[]);
+        assert_eq!((user(&mut g, "new"), system(&mut g, "new")), (33, 4));
+        // Nothing more without more growth: never twice.
+        tick_c(&mut t, &mut g, &mut x, 5, &[(10, 0, 38)], &[]);
+        tick_c(&mut t, &mut g, &mut x, 6, &[(10, 0, 38)], &[]);
+        assert_eq!(system(&mut g, "new"), 4);
+    }
+
+    #[test]
+    fn a_zombie_reaped_later_and_auto_reaped_children_add_no_tail() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        tick_c(&mut t, &mut g, &mut x, 1, &[(10, 0, 0)], &[Exit::for_test(100, 100, 10, 10_000, true)]);
+        // A child's record comes (50 ms) but 10 reaps it only two ticks later.
+        tick_c(&mut t, &mut g, &mut x, 2, &[(10, 0, 0)], &[Exit::for_test(101, 101, 10, 50_000, true)]);
+        tick_c(&mut t, &mut g, &mut x, 3, &[(10, 0, 0)], &[]);
+        tick_c(&mut t, &mut g, &mut x, 4, &[(10, 0, 5)], &[]);
+        tick_c(&mut t, &mut g, &mut x, 5, &[(10, 0, 5)], &[]);
+        assert_eq!(system(&mut g, "new"), 0);
+        // Children of 20, which ignores SIGCHLD, never reach its cutime: no tail, and 20's
+        // own reaper is not credited their runtime either.
+        let auto: Vec<Exit> = (200..205).map(|p| Exit::for_test(p, p, 20, 20_000, true)).collect();
+        tick_c(&mut t, &mut g, &mut x, 6, &[(10, 0, 5), (20, 0, 0)], &auto);
+        tick_c(&mut t, &mut g, &mut x, 7, &[(10, 0, 5), (20, 0, 0)], &[]);
+        tick_c(&mut t, &mut g, &mut x, 8, &[(10, 0, 5)], &[Exit::for_test(20, 20, 10, 10_000, true)]);
+        tick_c(&mut t, &mut g, &mut x, 9, &[(10, 0, 6)], &[]);
+        tick_c(&mut t, &mut g, &mut x, 10, &[(10, 0, 6)], &[]);
+        assert_eq!(system(&mut g, "new"), 0);
+    }
+
+    #[test]
+    fn a_childs_cutime_read_before_its_last_reaping_is_passed_on_with_it() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        // 20, a child of 10, has 1.9 s of children reaped before (a script's earlier steps).
+        tick_c(&mut t, &mut g, &mut x, 1, &[(10, 0, 0), (20, 0, 190)], &[Exit::for_test(99, 99, 10, 1_000, true)]);
+        tick_c(&mut t, &mut g, &mut x, 2, &[(10, 0, 0), (20, 0, 190)], &[]);
+        tick_c(&mut t, &mut g, &mut x, 3, &[(10, 0, 0), (20, 0, 190)], &[]);
+        // Then its last child (3 s) ends, 20 reaps it and ends (10 ms), and 10 reaps 20, all
+        // between two readings: 10's cutime grows by 10 ms + 1.9 s + 3 s.
+        let records = [Exit::for_test(30, 30, 20, 3_000_000, true), Exit::for_test(20, 20, 10, 10_000, true)];
+        tick_c(&mut t, &mut g, &mut x, 4, &[(10, 0, 491)], &records);
+        tick_c(&mut t, &mut g, &mut x, 5, &[(10, 0, 491)], &[]);
+        tick_c(&mut t, &mut g, &mut x, 6, &[(10, 0, 491)], &[]);
+        // No tail: the 1.9 s were in 20's reading, the 3 s in a record.
+        assert_eq!(system(&mut g, "app") + system(&mut g, "new"), 0);
+        assert_eq!(user(&mut g, "new"), 300);
+    }
+
+    #[test]
+    fn what_an_ended_process_reaped_is_passed_on_not_taken_for_its_tail() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        // 20 (a child of 10) was seen with 50 ticks of children reaped before vitals.
+        tick_c(&mut t, &mut g, &mut x, 1, &[(10, 0, 0), (20, 10, 50)], &[Exit::for_test(99, 99, 10, 1_000, true)]);
+        tick_c(&mut t, &mut g, &mut x, 2, &[(10, 0, 0), (20, 10, 50)], &[]);
+        // A grandchild (ppid 20) ran 20 ms and was reaped with 2 ms of tail (20's cutime 522
+        // ms); then 20 ended after 150 ms in all and 10 reaped it with 3 ms of tail: 10's
+        // cutime grows by 150 + 3 + 522 ms.
+        tick_c(&mut t, &mut g, &mut x, 3, &[(10, 0, 0), (20, 10, 52)], &[Exit::for_test(30, 30, 20, 20_000, true)]);
+        tick_c(&mut t, &mut g, &mut x, 4, &[(10, 0, 67)], &[Exit::for_test(20, 20, 10, 150_000, true)]);
+        tick_c(&mut t, &mut g, &mut x, 5, &[(10, 0, 67)], &[]);
+        tick_c(&mut t, &mut g, &mut x, 6, &[(10, 0, 67)], &[]);
+        // 20's runtime beyond its last reading (5 ticks) went to app; nothing of its 500 ms
+        // reaped before vitals, nor a whole tick of tail (5 ms, less the tick of slack).
+        assert_eq!(user(&mut g, "app"), 5);
+        assert_eq!(system(&mut g, "app") + system(&mut g, "new"), 0);
     }
 
     fn exits() -> Exits {

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use super::groups::{Groups, IO_FIELDS, Member};
+use super::groups::{Groups, IO_FIELDS, Member, SYSTEM, USER};
 
 /// The group id of a process that belongs to no group (`unmatched = "drop"`).
 pub const DROPPED: u32 = u32::MAX;
@@ -67,6 +67,8 @@ struct Proc {
     /// The children's counters up to which growth has been credited.
     child: [u64; 4],
     child_now: [u64; 4],
+    /// The children's CPU (cutime + cstime) at the reading before, if any.
+    children_cpu_before: Option<u64>,
     io: [u64; IO_FIELDS],
     ctx: [u64; 2],
     fd_limit: u64,
@@ -117,6 +119,10 @@ pub struct Info<'a> {
     pub fd_limit: u64,
     /// comm or uid changed this tick: waiting to be matched again.
     pub rematch: bool,
+    /// Its reaped children's CPU (cutime + cstime, clock ticks) as last read, and as read
+    /// the tick before when it was.
+    pub children_cpu: u64,
+    pub children_cpu_before: Option<u64>,
 }
 
 /// A process's last reading, for crediting its exit record ([`super::exits`]).
@@ -128,6 +134,9 @@ pub struct Last {
     pub own: [u64; 4],
     pub io: Option<[u64; IO_FIELDS]>,
     pub ctx: Option<[u64; 2]>,
+    /// Its reaped children's CPU (cutime + cstime, ticks), read in tick `seen`.
+    pub children_cpu: u64,
+    pub seen: u64,
 }
 
 impl Proc {
@@ -135,6 +144,8 @@ impl Proc {
         Last {
             start: self.start,
             group: self.group,
+            children_cpu: self.child_now[USER] + self.child_now[SYSTEM],
+            seen: self.seen,
             own: self.own,
             io: (self.flags & HAS_IO != 0).then_some(self.io),
             ctx: (self.flags & HAS_CTX != 0).then_some(self.ctx),
@@ -239,6 +250,8 @@ impl Table {
             uid: (p.uid != u32::MAX).then_some(p.uid),
             fd_limit: p.fd_limit,
             rematch: p.flags & REMATCH != 0,
+            children_cpu: p.child_now[USER] + p.child_now[SYSTEM],
+            children_cpu_before: p.children_cpu_before,
         })
     }
 
@@ -280,6 +293,7 @@ impl Table {
                 g.totals.cpu_faults[k] += d;
             }
         }
+        p.children_cpu_before = Some(p.child_now[USER] + p.child_now[SYSTEM]);
         p.child_now = r.child;
         let newborn = p.flags & NEWBORN != 0;
         let mut disk_bytes = None;
@@ -358,6 +372,7 @@ impl Table {
                 own: r.own,
                 child: if newborn { [0; 4] } else { r.child },
                 child_now: r.child,
+                children_cpu_before: None,
                 io: r.io.unwrap_or_default(),
                 ctx: r.ctx.unwrap_or_default(),
                 fd_limit: r.fd_limit.unwrap_or(0),
@@ -584,7 +599,7 @@ impl Table {
 
 #[cfg(test)]
 mod tests {
-    use super::super::groups::{MAJOR, MINOR, SYSTEM, USER};
+    use super::super::groups::{MAJOR, MINOR};
     use super::*;
 
     struct World {
