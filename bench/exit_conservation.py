@@ -71,18 +71,23 @@ def on_demand(url):
     return scrape(url), kernel()
 
 
+def wait_ready(url, deadline=15):
+    """Until `url` answers (the daemon is listening), at most `deadline` seconds."""
+    end = time.time() + deadline
+    while True:
+        try:
+            scrape(url)
+            return
+        except OSError:
+            if time.time() > end:
+                raise
+            time.sleep(0.1)
+
+
 def run(name, cmd, url, cpu_name, seconds, counters, aligned=on_demand):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        end = time.time() + 15
-        while True:
-            try:
-                scrape(url)
-                break
-            except OSError:
-                if time.time() > end:
-                    raise
-                time.sleep(0.1)
+        wait_ready(url)
         time.sleep(3)
         v0, k0 = aligned(url)
         churn = subprocess.Popen([sys.executable, str(REPO / "bench" / "exit_churn.py"), str(seconds), "200"],
@@ -104,14 +109,6 @@ def run(name, cmd, url, cpu_name, seconds, counters, aligned=on_demand):
     lost = [k for k in v1 if k[0] == "vitals_process_exit_records_lost_total"]
     if lost:
         print(f"{'':28} exit records lost in the window: {v1[lost[0]] - v0.get(lost[0], 0):.0f}")
-    if os.environ.get("VERBOSE"):
-        by = {}
-        for (n, labels), x in v1.items():
-            if n == cpu_name:
-                g = dict(labels).get("process_group", "?")
-                by[g] = by.get(g, 0) + x - v0.get((n, labels), 0)
-        for g, x in sorted(by.items(), key=lambda i: -i[1])[:12]:
-            print(f"{'':28} {g:20} {x:8.2f} s")
 
 
 def report(name, started, groups, k0, k1, decreases):

@@ -40,15 +40,7 @@ def main():
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             urls.append(f"http://127.0.0.1:{port}/metrics")
         for url in urls:
-            end = time.time() + 15
-            while True:
-                try:
-                    ec.scrape(url)
-                    break
-                except OSError:
-                    if time.time() > end:
-                        raise
-                    time.sleep(0.1)
+            ec.wait_ready(url)
         time.sleep(3)
         before = [ec.vitals_tick(u) for u in urls]
         churn = subprocess.run([sys.executable, str(REPO / "bench" / "exit_churn.py"), seconds, "200", *patterns],

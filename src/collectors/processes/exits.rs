@@ -483,12 +483,13 @@ impl Exits {
             if tail == 0 {
                 continue;
             }
-            r.credited_us += tail;
+            // Every entry has its children's groups: it was made for a record.
             let shares: Vec<(u32, u64)> = match (r.groups.is_empty(), r.last_group) {
                 (false, _) => std::mem::take(&mut r.groups),
                 (true, Some(g)) => vec![(g, 1)],
                 (true, None) => continue,
             };
+            r.credited_us += tail;
             let n: u64 = shares.iter().map(|(_, n)| n).sum();
             let mut left = tail;
             for (i, &(group, count)) in shares.iter().enumerate() {
