@@ -350,6 +350,13 @@ pub fn register_request(family: u16, seq: u32, cpulist: &str) -> Vec<u8> {
     request(family, NLM_F_ACK, seq, TASKSTATS_CMD_GET, &a)
 }
 
+/// A request the taskstats family answers at once with an error acknowledgement (a
+/// `TASKSTATS_CMD_GET` naming no task: EINVAL), queued on the socket behind every record sent
+/// before it: received back, it marks where the records sent before it end.
+pub fn mark_request(family: u16, seq: u32) -> Vec<u8> {
+    request(family, NLM_F_ACK, seq, TASKSTATS_CMD_GET, &[])
+}
+
 /// The conventional name of a Linux signal number (`SIGKILL`), or `SIG<n>` (real-time ones).
 pub fn signal_name(sig: u8) -> std::borrow::Cow<'static, str> {
     const NAMES: [&str; 32] = [

@@ -8,9 +8,13 @@
 //! each such report counts as one loss (at least one record was lost), and the queue, bounded
 //! at [`QUEUE_MAX`] records, counts what it turns away the same way. Losses are cumulative
 //! counters; the collector compares them between ticks.
+//!
+//! [`Listener::mark`] puts a mark in the stream: a request whose answer the kernel queues
+//! behind every record already sent, so that [`Listener::drain`] can say which records were
+//! sent before the mark (before a process's cutime was read, say) and which after.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -22,7 +26,7 @@ use nix::sys::socket::sockopt::{RcvBuf, RcvBufForce, ReceiveTimeout};
 use nix::sys::time::TimeVal;
 
 use super::taskstats::{
-    Exit, Message, family_request, parse_datagram, parse_family_id, register_request,
+    Exit, Message, family_request, mark_request, parse_datagram, parse_family_id, register_request,
 };
 
 /// Records queued at most between two drains (at 1,000 exits/s, a minute's worth).
@@ -33,6 +37,8 @@ const RCVBUF: usize = 4 << 20;
 const DATAGRAM: usize = 64 * 1024;
 /// How often the thread looks at its stop flag.
 const POLL: Duration = Duration::from_secs(1);
+/// Marks' sequence numbers start here (1 and 2 are the start's requests).
+const MARK_SEQ: u32 = 1 << 16;
 
 /// Why exit records are not available.
 #[derive(Debug, thiserror::Error)]
@@ -69,12 +75,18 @@ pub struct Totals {
 struct Queue {
     exits: Vec<Exit>,
     totals: Totals,
+    /// The last mark received: its sequence number and the number of records queued before it.
+    mark: Option<(u32, usize)>,
 }
 
 /// The running listener; dropping it stops its thread within [`POLL`].
 pub struct Listener {
     queue: Arc<Mutex<Queue>>,
     stop: Arc<AtomicBool>,
+    socket: Arc<Socket>,
+    family: u16,
+    /// The sequence number of the last mark sent.
+    mark_seq: AtomicU32,
 }
 
 fn timeval(d: Duration) -> TimeVal {
@@ -143,19 +155,44 @@ impl Listener {
             }
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let (q, s) = (Arc::clone(&queue), Arc::clone(&stop));
+        let socket = Arc::new(socket);
+        let (q, s, sock) = (Arc::clone(&queue), Arc::clone(&stop), Arc::clone(&socket));
         thread::Builder::new()
             .name("taskstats".into())
-            .spawn(move || run(socket, family, buf, &q, &s))
+            .spawn(move || run(&sock, family, buf, &q, &s))
             .map_err(StartError::Io)?;
-        Ok(Listener { queue, stop })
+        Ok(Listener {
+            queue,
+            stop,
+            socket,
+            family,
+            mark_seq: AtomicU32::new(MARK_SEQ - 1),
+        })
     }
 
-    /// Moves the queued records into `into` and returns the running totals.
-    pub fn drain(&self, into: &mut Vec<Exit>) -> Totals {
+    /// Sends a mark: every record the kernel sent before this call is queued before it.
+    pub fn mark(&self) -> io::Result<()> {
+        let seq = self
+            .mark_seq
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        self.socket
+            .send(&mark_request(self.family, seq), 0)
+            .map(|_| ())
+    }
+
+    /// Moves the queued records into `into` and returns the running totals, and where in
+    /// `into` the records sent after the last [`Listener::mark`] begin, once that mark came
+    /// back (`None` while it has not: which records came before it is not known).
+    pub fn drain(&self, into: &mut Vec<Exit>) -> (Totals, Option<usize>) {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let seq = self.mark_seq.load(Ordering::Relaxed);
+        let at = match q.mark.take() {
+            Some((s, n)) if s == seq => Some(into.len() + n),
+            _ => None,
+        };
         into.append(&mut q.exits);
-        q.totals
+        (q.totals, at)
     }
 }
 
@@ -183,14 +220,19 @@ fn push(queue: &Mutex<Queue>, buf: &[u8], family: u16, mut ack: impl FnMut(u32, 
             q.totals.received += 1;
             q.totals.unusable += 1;
         }
-        Message::Ack { seq, errno } => ack(seq, errno),
+        Message::Ack { seq, errno } => {
+            if seq >= MARK_SEQ {
+                q.mark = Some((seq, q.exits.len()));
+            }
+            ack(seq, errno)
+        }
         Message::Other => {}
     });
 }
 
-fn run(socket: Socket, family: u16, mut buf: Vec<u8>, queue: &Mutex<Queue>, stop: &AtomicBool) {
+fn run(socket: &Socket, family: u16, mut buf: Vec<u8>, queue: &Mutex<Queue>, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
-        match recv(&socket, &mut buf) {
+        match recv(socket, &mut buf) {
             Ok(_) => push(queue, &buf, family, |_, _| {}),
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                 queue
@@ -248,6 +290,44 @@ mod tests {
             listener.drain(&mut exits);
             thread::sleep(Duration::from_millis(20));
         }
-        assert!(listener.drain(&mut exits).received >= 1);
+        assert!(listener.drain(&mut exits).0.received >= 1);
+    }
+
+    /// A child reaped before a mark has its record before the mark's place; needs root.
+    #[test]
+    fn a_mark_comes_after_the_records_sent_before_it() {
+        let cpus = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
+        let listener = match Listener::start(&cpus) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("taskstats unavailable ({e}); skipped");
+                return;
+            }
+        };
+        let mut exits = Vec::new();
+        let mut mark = None;
+        for round in 0..3 {
+            let child = std::process::Command::new("sh")
+                .args(["-c", &format!("exit {}", 40 + round)])
+                .status()
+                .unwrap();
+            assert_eq!(child.code(), Some(40 + round));
+            exits.clear();
+            listener.mark().unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            mark = None;
+            while mark.is_none() {
+                assert!(std::time::Instant::now() < deadline, "no mark");
+                mark = listener.drain(&mut exits).1;
+                thread::sleep(Duration::from_millis(5));
+            }
+            let at = mark.unwrap();
+            let code = super::super::taskstats::Ending::Code(40 + round as u8);
+            let i = exits.iter().position(|e| e.group_dead && e.ending == code);
+            assert!(i.is_some_and(|i| i < at), "record {i:?}, mark at {at}");
+        }
+        // A drain after the mark was handed over has no mark until the next one comes back.
+        assert!(mark.is_some());
+        assert_eq!(listener.drain(&mut exits).1, None);
     }
 }

@@ -173,9 +173,11 @@ struct Reaper {
     /// was read.
     expected_us: u64,
     expected_at_prev: u64,
-    /// The tick of the last record counted in `expected_us`, and what that tick added.
+    /// The tick of the last record counted in `expected_us`, what that tick added, and how
+    /// much of that came after the previous tick's mark (see [`Exits::credit_tails`]).
     expected_tick: u64,
     expected_in_tick: u64,
+    after_mark_us: u64,
     /// The tail credited so far (us).
     credited_us: u64,
     /// Groups of the children whose records came since the tail was last credited, with
@@ -195,6 +197,11 @@ impl Reaper {
     /// reaped (SIGCHLD ignored), and the reaper's growth beyond is taken for tails.
     fn passed_on(&self, read: u64, seen: u64) -> u64 {
         let e = self.expected_us;
+        if self.start.is_some() {
+            // Compared with its readings: its cutime holds its base, its children's records
+            // and the tails credited from it; a tail not yet credited is left to its reaper.
+            return self.first_us + e + self.credited_us;
+        }
         let read_in = if seen >= self.expected_tick {
             e
         } else if seen + 1 == self.expected_tick {
@@ -207,14 +214,28 @@ impl Reaper {
             .max(self.first_us + e + self.credited_us)
     }
 
-    /// Counts a child's record: its runtime and what it passed on.
-    fn expect(&mut self, us: u64, tick: u64) {
+    /// Counts a child's record: its runtime and what it passed on; `after_mark`: the record
+    /// came after the previous tick's mark (or where the mark fell is not known).
+    fn expect(&mut self, us: u64, tick: u64, after_mark: bool) {
         if self.expected_tick != tick {
             self.expected_tick = tick;
             self.expected_in_tick = 0;
+            self.after_mark_us = 0;
         }
         self.expected_us += us;
         self.expected_in_tick += us;
+        if after_mark {
+            self.after_mark_us += us;
+        }
+    }
+
+    /// What this tick's records added after the previous tick's mark.
+    fn after_mark(&self, tick: u64) -> u64 {
+        if self.expected_tick == tick {
+            self.after_mark_us
+        } else {
+            0
+        }
     }
 
     fn count(&mut self, group: u32) {
@@ -231,6 +252,9 @@ pub struct Exits {
     active: bool,
     mode: Mode,
     batch: Vec<Exit>,
+    /// Where in `batch` the records sent after the previous tick's mark begin, when that
+    /// mark came back.
+    mark: Option<usize>,
     totals: Totals,
     dead: HashMap<u32, Dead>,
     /// Processes gone from the table lately: (tick, last reading, credited by cutime).
@@ -286,6 +310,7 @@ impl Exits {
             active: listener.is_some(),
             listener,
             batch: Vec::new(),
+            mark: None,
             totals: Totals::default(),
             dead: HashMap::new(),
             recent: HashMap::new(),
@@ -306,7 +331,8 @@ impl Exits {
             self.mode = Mode::Cutime;
             return false;
         };
-        let totals = l.drain(&mut self.batch);
+        let (totals, mark) = l.drain(&mut self.batch);
+        self.mark = mark;
         self.mode = if totals.stopped {
             // Credit what came, then cutime for good.
             self.listener = None;
@@ -340,7 +366,8 @@ impl Exits {
         }
         let us_per_tick = (1e6 / clk).round().max(1.0) as u64;
         let mut batch = std::mem::take(&mut self.batch);
-        for e in batch.drain(..) {
+        let mark = self.mark.take();
+        for (i, e) in batch.drain(..).enumerate() {
             // Each record has its own thread's start, and no thread starts before its
             // leader. The entry goes with the group's last record (a tgid is reused only
             // after that), or after KEEP_TICKS when that record was lost.
@@ -384,7 +411,8 @@ impl Exits {
                 // ended before the listener started are in the reading, not in records).
                 let own_us = last.map_or(0, |l| (l.own[USER] + l.own[SYSTEM]) * us_per_tick);
                 let r = self.reapers.entry(e.ppid).or_default();
-                r.expect(d.run_us.max(own_us) + passed_on, tick);
+                let after_mark = mark.is_none_or(|m| i >= m);
+                r.expect(d.run_us.max(own_us) + passed_on, tick, after_mark);
                 r.count(group);
                 r.tick = tick;
             }
@@ -432,7 +460,12 @@ impl Exits {
             // Records were lost or are not credited: start the tails again from here.
             self.reapers.clear();
         } else {
-            self.credit_tails(tick, us_per_tick, table, groups);
+            self.credit_tails(tick, mark.is_some(), us_per_tick, table, groups);
+        }
+        if let Some(l) = &self.listener
+            && let Err(e) = l.mark()
+        {
+            tracing::debug!(collector = "processes", error = %e, "taskstats mark not sent");
         }
         self.dead
             .retain(|tgid, d| tick - d.tick <= KEEP_TICKS || table.info(*tgid).is_some());
@@ -442,22 +475,37 @@ impl Exits {
 
     /// Credits each parent's tail: the growth of its children's CPU up to its previous
     /// reading, less one clock tick (the readings are rounded down), beyond what its
-    /// children's records explain and what was credited before. Records may come before the
-    /// reaping (a zombie) but never after it, so the excess only ever lags: the tail never
-    /// counts twice. It goes to the children's groups in proportion to their number, as
-    /// system time (the teardown runs in the kernel).
-    fn credit_tails(&mut self, tick: u64, us_per_tick: u64, table: &Table, groups: &mut Groups) {
+    /// children's records sent before that reading explain and what was credited before.
+    /// Which records those are, the previous tick's mark says: it was sent after the
+    /// readings, and a child's record is sent before its parent can reap it. Without the
+    /// mark (not back yet) the tail waits a tick. A record may come before its reaping (a
+    /// zombie) but never after it, so the excess can lag but never counts twice. It goes to
+    /// the children's groups in proportion to their number, as system time (the teardown runs
+    /// in the kernel).
+    fn credit_tails(
+        &mut self,
+        tick: u64,
+        marked: bool,
+        us_per_tick: u64,
+        table: &Table,
+        groups: &mut Groups,
+    ) {
         for (&pid, r) in self.reapers.iter_mut() {
             let Some(info) = table.info(pid) else { continue };
             let now_us = info.children_cpu * us_per_tick;
+            let after_mark = r.after_mark(tick);
             if r.start != Some(info.start) {
                 // Its first children's records (or a new process under a reused pid): the
-                // base is its reading of the tick before, and this tick's records count
-                // against the growth since. Read only now, the base is this reading and the
+                // base is its reading of the tick before, and the records sent since (after
+                // that tick's mark) count against the growth. Without the mark, all this
+                // tick's records count, and read only now, the base is this reading and the
                 // records that came are of children reaped before it, except a zombie's,
                 // whose runtime the tick of slack covers when it is shorter than a tick.
                 let (first_us, expected_us) = match info.children_cpu_before {
-                    Some(before) if r.start.is_none() => (before * us_per_tick, r.expected_us),
+                    Some(before) if r.start.is_none() => {
+                        let since = if marked { after_mark } else { r.expected_us };
+                        (before * us_per_tick, since)
+                    }
                     _ => (now_us, 0),
                 };
                 *r = Reaper {
@@ -468,6 +516,7 @@ impl Exits {
                     expected_at_prev: expected_us,
                     expected_tick: r.expected_tick,
                     expected_in_tick: r.expected_in_tick.min(expected_us),
+                    after_mark_us: r.after_mark_us.min(expected_us),
                     groups: std::mem::take(&mut r.groups),
                     last_group: r.last_group,
                     tick,
@@ -476,10 +525,14 @@ impl Exits {
                 continue;
             }
             let grown = r.prev_us.saturating_sub(r.first_us + us_per_tick);
-            let tail = grown.saturating_sub(r.expected_us + r.credited_us);
+            let explained = r.expected_us - after_mark;
             r.prev_us = r.prev_us.max(now_us);
             r.expected_at_prev = r.expected_us;
             r.tick = tick;
+            if !marked {
+                continue;
+            }
+            let tail = grown.saturating_sub(explained + r.credited_us);
             if tail == 0 {
                 continue;
             }
@@ -656,6 +709,8 @@ mod tests {
         t.place_fresh(g);
         t.settle(g, |_, _| false);
         x.batch.extend_from_slice(records);
+        // All of them sent after the previous tick's mark.
+        x.mark = Some(0);
         x.credit(n, None, 100.0, t, g, |_, _, g| g.get_or_insert("new").unwrap());
     }
 
@@ -767,6 +822,49 @@ mod tests {
         // reaped before vitals, nor a whole tick of tail (5 ms, less the tick of slack).
         assert_eq!(user(&mut g, "app"), 5);
         assert_eq!(system(&mut g, "app") + system(&mut g, "new"), 0);
+    }
+
+    /// Ten children of `ppid` (pids from `first`), 30 ms each.
+    fn ten(first: u32, ppid: u32) -> Vec<Exit> {
+        (first..first + 10).map(|p| Exit::for_test(p, p, ppid, 30_000, true)).collect()
+    }
+
+    #[test]
+    fn a_parent_that_reaps_every_tick_has_its_tails_credited_as_it_goes() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        tick_c(&mut t, &mut g, &mut x, 1, &[(10, 0, 0)], &[]);
+        // Every tick ten children run 30 ms and are reaped with 5 ms of teardown each.
+        for n in 2..=8 {
+            let cutime = 35 * (n - 1);
+            tick_c(&mut t, &mut g, &mut x, n, &[(10, 0, cutime)], &ten(100 * n as u32, 10));
+        }
+        // From the third tick, each tick's reading against the records sent before it: 50 ms
+        // of tail a tick (40 the first time: the tick of slack), while the churn goes on.
+        assert_eq!(system(&mut g, "new"), 4 + 5 * 5);
+        assert_eq!(user(&mut g, "new"), 7 * 30);
+    }
+
+    #[test]
+    fn the_tails_not_yet_credited_when_a_parent_ends_go_up_to_its_reaper() {
+        let (mut t, mut g, mut x) = (Table::default(), Groups::new(10), exits());
+        tick_c(&mut t, &mut g, &mut x, 1, &[(10, 0, 0), (20, 10, 0)], &[]);
+        // 20 (a child of 10) reaps ten children a tick, 30 ms and 5 ms of teardown each.
+        for n in 2..=5 {
+            let cutime = 35 * (n - 1);
+            tick_c(&mut t, &mut g, &mut x, n, &[(10, 0, 0), (20, 10, cutime)], &ten(100 * n as u32, 20));
+        }
+        // Then ten more, and 20 ends (100 ms in all, 5 ms of teardown); 10 reaps it: its
+        // cutime grows by 105 + 1,750 ms.
+        let mut last = ten(600, 20);
+        last.push(Exit::for_test(20, 20, 10, 100_000, true));
+        tick_c(&mut t, &mut g, &mut x, 6, &[(10, 0, 185)], &last);
+        tick_c(&mut t, &mut g, &mut x, 7, &[(10, 0, 185)], &[]);
+        tick_c(&mut t, &mut g, &mut x, 8, &[(10, 0, 185)], &[]);
+        // 20's tails as it went (40 + 50 + 50 ms) to its children; the rest, with 20's own
+        // teardown, from 10's cutime to 20's group: 255 ms of tails, less two ticks of slack
+        // and 5 ms of rounding.
+        assert_eq!(system(&mut g, "new"), 14);
+        assert_eq!(system(&mut g, "app"), 10);
     }
 
     fn exits() -> Exits {
