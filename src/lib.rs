@@ -23,6 +23,7 @@ pub mod pages;
 pub mod registry;
 pub mod runner;
 pub mod self_metrics;
+pub mod serving;
 pub mod shorten;
 pub mod snapshot;
 pub mod statfs;

@@ -1011,7 +1011,9 @@ impl Collector for CgroupsCollector {
         }
         let entries = std::mem::take(&mut self.entries);
         let mut alive = Vec::with_capacity(entries.len());
+        let mut scrapes = crate::serving::Yield::default();
         for e in entries {
+            scrapes.between_items();
             if self.read_cgroup(&e, out) {
                 alive.push(e);
             }

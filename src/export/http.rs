@@ -29,6 +29,7 @@ use super::chunks::Chunks;
 use super::webconfig::WebState;
 use super::{openmetrics, text};
 use crate::registry::Registry;
+use crate::serving::Serving;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -313,6 +314,7 @@ async fn body(state: &AppState, format: Format, gzip: bool) -> Option<(Bytes, bo
     let registry = state.registry.clone();
     let last_len = state.last_len.clone();
     tokio::task::spawn_blocking(move || {
+        let _serving = Serving::start();
         // A body of an older generation is never served again: the other format's goes
         // now rather than at that format's next scrape (7 MiB at 46,000 series).
         for entry in cache.iter_mut() {
@@ -358,6 +360,7 @@ fn stream(state: &AppState, format: Format, gzip: bool) -> Body {
         },
         format,
         last_len: state.last_len.clone(),
+        serving: Some(Serving::start()),
     })
 }
 
@@ -366,6 +369,8 @@ struct Streamed {
     format: Format,
     /// Where the body's length goes once it is all out ([`AppState::last_len`]).
     last_len: Arc<[AtomicUsize; 2]>,
+    /// Until the last chunk is out (or the client goes): collections yield to it.
+    serving: Option<Serving>,
 }
 
 /// The chunks and the next one (`None` after the last).
@@ -391,7 +396,10 @@ impl hyper::body::Body for Streamed {
         let openmetrics = self.format == Format::OpenMetrics;
         loop {
             let task = match std::mem::replace(&mut self.state, Stream::Done) {
-                Stream::Done => return Poll::Ready(None),
+                Stream::Done => {
+                    self.serving = None;
+                    return Poll::Ready(None);
+                }
                 Stream::Start { registry, gzip } => tokio::task::spawn_blocking(move || {
                     let mut chunks = Chunks::new(registry.gather(), openmetrics, gzip);
                     let next = chunks.next_chunk();
@@ -634,6 +642,7 @@ mod tests {
             })),
             format: Format::Text,
             last_len: Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]),
+            serving: None,
         });
         assert!(axum::body::to_bytes(body, 1 << 20).await.is_err());
     }

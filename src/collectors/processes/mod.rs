@@ -234,7 +234,9 @@ impl Collector for ProcessesCollector {
         }
         let mut counts = Counts::default();
         self.scanned = 0;
+        let mut scrapes = crate::serving::Yield::default();
         for i in 0..self.pids.len() {
+            scrapes.between_items();
             let pid = self.pids[i];
             self.scan(pid, &mut counts);
         }
