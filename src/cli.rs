@@ -329,9 +329,12 @@ impl Flag {
         fn names<T>(choices: &Choices<T>) -> String {
             let shown: Vec<String> = choices
                 .iter()
-                .map(|(name, about, _)| match about.is_empty() {
-                    true => (*name).to_string(),
-                    false => format!("{name} ({about})"),
+                .map(|(name, about, _)| {
+                    if about.is_empty() {
+                        (*name).to_string()
+                    } else {
+                        format!("{name} ({about})")
+                    }
                 })
                 .collect();
             format!(" [possible values: {}]", shown.join(", "))

@@ -427,6 +427,19 @@ mod tests {
         assert_eq!(parse(DEFAULT_TOML).unwrap(), Config::default());
     }
 
+    /// The names the command line accepts (`as_str`) are the file's.
+    #[test]
+    fn log_level_and_format_names_are_the_config_names() {
+        for level in LogLevel::ALL {
+            let text = format!("[log]\nlevel = \"{}\"\n", level.as_str());
+            assert_eq!(parse(&text).unwrap().log.level, level);
+        }
+        for format in LogFormat::ALL {
+            let text = format!("[log]\nformat = \"{}\"\n", format.as_str());
+            assert_eq!(parse(&text).unwrap().log.format, format);
+        }
+    }
+
     #[test]
     fn a_typo_names_key_line_and_column() {
         let err = parse("[collectors.cpu]\nintervall = \"5s\"\n")
