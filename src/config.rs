@@ -138,7 +138,7 @@ impl Default for Host {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Error,
@@ -150,6 +150,16 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// Every level, most severe first: the values `--log-level` accepts.
+    pub const ALL: [LogLevel; 5] = [
+        LogLevel::Error,
+        LogLevel::Warn,
+        LogLevel::Info,
+        LogLevel::Debug,
+        LogLevel::Trace,
+    ];
+
+    /// The name in the config file and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             LogLevel::Error => "error",
@@ -161,12 +171,25 @@ impl LogLevel {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+impl LogFormat {
+    /// Every format: the values `--log-format` accepts.
+    pub const ALL: [LogFormat; 2] = [LogFormat::Text, LogFormat::Json];
+
+    /// The name in the config file and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
@@ -402,6 +425,19 @@ mod tests {
     #[test]
     fn the_shipped_config_is_the_default() {
         assert_eq!(parse(DEFAULT_TOML).unwrap(), Config::default());
+    }
+
+    /// The names the command line accepts (`as_str`) are the file's.
+    #[test]
+    fn log_level_and_format_names_are_the_config_names() {
+        for level in LogLevel::ALL {
+            let text = format!("[log]\nlevel = \"{}\"\n", level.as_str());
+            assert_eq!(parse(&text).unwrap().log.level, level);
+        }
+        for format in LogFormat::ALL {
+            let text = format!("[log]\nformat = \"{}\"\n", format.as_str());
+            assert_eq!(parse(&text).unwrap().log.format, format);
+        }
     }
 
     #[test]

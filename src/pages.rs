@@ -4,8 +4,8 @@
 //! Most of an idle daemon's RSS is not its data but the pages of its own binary and of libc
 //! (docs/performance.md, "Memory and binary size"): a fault on a file mapping maps up to
 //! 64 KiB of neighbouring pages that are in the page cache ("fault-around"), and what ran
-//! once at startup (clap, the config parser, TLS setup, the first collection of every
-//! collector) stays mapped. [`release`] does two things to each read-only private file
+//! once at startup (argument parsing, the config parser, TLS setup, the first collection of
+//! every collector) stays mapped. [`release`] does two things to each read-only private file
 //! mapping of the process:
 //!
 //! - `MADV_DONTNEED`: its pages leave the process's page tables. They stay in the page cache,
