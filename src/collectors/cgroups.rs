@@ -30,6 +30,7 @@ use super::Collector;
 use super::pressure::{KIND, RESOURCE};
 use crate::catalog::{Instrument, MetricDesc};
 use crate::filter::Pattern;
+use crate::serving::Yield;
 use crate::host::bytes::escape;
 use crate::host::cgroup::{
     IoLine, count_lines, parse_cpu_max, parse_io_stat, parse_limit, parse_u64, pick,
@@ -483,11 +484,12 @@ impl CgroupsCollector {
     }
 
     /// Every directory of the tree, depth first in name order, at most `max_walk`.
-    fn walk(&self, root: &Path, out: &mut Snapshot) -> Vec<Node> {
+    fn walk(&self, root: &Path, scrapes: &mut Yield, out: &mut Snapshot) -> Vec<Node> {
         let mut nodes: Vec<Node> = Vec::new();
         let mut stack: Vec<(PathBuf, usize, usize)> = vec![(PathBuf::new(), usize::MAX, 0)];
         let mut deep = 0usize;
         while let Some((rel, parent, depth)) = stack.pop() {
+            scrapes.between_items();
             if nodes.len() == self.settings.max_walk {
                 out.skip(
                     ErrorKind::Parse,
@@ -571,8 +573,8 @@ impl CgroupsCollector {
 
     /// Walks the tree and rebuilds the selection: the entries still there keep their
     /// labels and their place within `max_cgroups`; new ones fill it in path order.
-    fn rescan(&mut self, root: &Path, out: &mut Snapshot) {
-        let nodes = self.walk(root, out);
+    fn rescan(&mut self, root: &Path, scrapes: &mut Yield, out: &mut Snapshot) {
+        let nodes = self.walk(root, scrapes, out);
         let labels: Vec<String> = nodes.iter().map(|n| Self::path_label(&n.rel)).collect();
         let identities: Vec<Identity> = labels.iter().map(|p| classify(p)).collect();
         let matched: Vec<bool> = labels
@@ -999,10 +1001,12 @@ impl Collector for CgroupsCollector {
             .ticks
             .is_multiple_of(u64::from(self.settings.rescan_ticks));
         self.ticks += 1;
+        // Scrapes first: see crate::serving.
+        let mut scrapes = Yield::default();
         if due || self.root.is_none() {
             self.root = self.find_root();
             match self.root.clone() {
-                Some(root) => self.rescan(&root, out),
+                Some(root) => self.rescan(&root, &mut scrapes, out),
                 None => {
                     self.entries.clear();
                     return Ok(());
@@ -1011,7 +1015,6 @@ impl Collector for CgroupsCollector {
         }
         let entries = std::mem::take(&mut self.entries);
         let mut alive = Vec::with_capacity(entries.len());
-        let mut scrapes = crate::serving::Yield::default();
         for e in entries {
             scrapes.between_items();
             if self.read_cgroup(&e, out) {
