@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 /// The longest a collection waits for scrapes in all, per collection.
 pub const BUDGET: Duration = Duration::from_millis(250);
 
+/// How long a collection runs before it offers its core (`sched_yield`) to a thread waiting
+/// for one: the runtime's, woken by a request, gets it within about this much.
+pub const SLICE: Duration = Duration::from_micros(200);
+
 /// The daemon's bodies being served and the collections waiting for them.
 pub static SCRAPES: Gate = Gate::new();
 
@@ -46,6 +50,7 @@ impl Gate {
         Yield {
             gate: self,
             left: BUDGET,
+            since: Instant::now(),
         }
     }
 }
@@ -82,6 +87,8 @@ impl Drop for Serving {
 pub struct Yield {
     gate: &'static Gate,
     left: Duration,
+    /// When the collection last offered its core.
+    since: Instant,
 }
 
 impl Default for Yield {
@@ -93,10 +100,17 @@ impl Default for Yield {
 
 impl Yield {
     /// Between two items of a collection: returns at once unless a body is being served,
-    /// then when none is or the budget is spent.
+    /// then when none is or the budget is spent. Every [`SLICE`] of work it also offers its
+    /// core to a thread waiting for one: the scheduler may let a woken thread wait a whole
+    /// slice (milliseconds) for a busy collection, and a request's first steps (accepting,
+    /// parsing, starting the encoding) run before any body is being served.
     pub fn between_items(&mut self) {
         let gate = self.gate;
         if gate.serving.load(Ordering::Relaxed) == 0 || self.left.is_zero() {
+            if self.since.elapsed() >= SLICE {
+                std::thread::yield_now();
+                self.since = Instant::now();
+            }
             return;
         }
         let start = Instant::now();
