@@ -324,14 +324,19 @@ fn watch_certificates(state: http::AppState) -> JoinHandle<()> {
 }
 
 /// Hands the allocator's free pages back to the kernel every few seconds, off the runtime's
-/// thread; see src/malloc.rs.
+/// thread; see src/malloc.rs. The trim holds the arenas' locks that an encoding allocates
+/// under, so it waits, as a collection does, while a body is being served (src/serving.rs).
 fn trim_heap() -> JoinHandle<()> {
     tokio::spawn(async {
         let mut tick = tokio::time::interval(crate::malloc::TRIM_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let _ = tokio::task::spawn_blocking(crate::malloc::trim).await;
+            let _ = tokio::task::spawn_blocking(|| {
+                crate::serving::SCRAPES.collection().between_items();
+                crate::malloc::trim();
+            })
+            .await;
         }
     })
 }
