@@ -263,17 +263,19 @@ fn run(socket: &Socket, family: u16, mut buf: Vec<u8>, queue: &Mutex<Queue>, sto
 mod tests {
     use super::*;
 
+    /// The listener, or `None` (with a note) where it cannot start: it needs root in the
+    /// initial namespaces.
+    fn started() -> Option<Listener> {
+        let cpus = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
+        Listener::start(&cpus)
+            .map_err(|e| eprintln!("taskstats unavailable ({e}); skipped"))
+            .ok()
+    }
+
     /// Needs root in the initial namespaces: skipped (with a note) elsewhere.
     #[test]
     fn records_of_a_child_arrive() {
-        let cpus = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
-        let listener = match Listener::start(&cpus) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("taskstats unavailable ({e}); skipped");
-                return;
-            }
-        };
+        let Some(listener) = started() else { return };
         let child = std::process::Command::new("sh")
             .args(["-c", "exit 3"])
             .status()
@@ -296,14 +298,7 @@ mod tests {
     /// A child reaped before a mark has its record before the mark's place; needs root.
     #[test]
     fn a_mark_comes_after_the_records_sent_before_it() {
-        let cpus = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
-        let listener = match Listener::start(&cpus) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("taskstats unavailable ({e}); skipped");
-                return;
-            }
-        };
+        let Some(listener) = started() else { return };
         let mut exits = Vec::new();
         let mut mark = None;
         for round in 0..3 {
