@@ -2,20 +2,19 @@
 parent pattern of issue 18, 200 short processes a second for 15 s), scraped every second:
 
 - no group counter ever decreases;
-- the increase of sum(process_cpu_time_seconds_total) over all groups is within 5% under the
-  CPU time of all tasks and never more than 2% over it. Measured: 0.967 and 0.969 of cpuacct
-  on an idle machine, 0.983 to 0.995 on one shared with other builds (where the churn is a
-  smaller part of the total), in 15 s runs; 0.93 to 0.96 before the reapers' cutime credited
-  the tails (docs/performance.md). The kernel charges a process's last ~0.3 ms (freeing its
-  memory and files) after its exit record, and only its reaper's cutime sees it. What stays
-  out: the tails of children nobody waits for (a parent with SIGCHLD ignored: one pattern in
-  five here); and, per reaper, up to one interval of its children's runtime in tails, since
-  its growth up to a reading is compared with the records that came by the next tick (the
-  comparison lags rather than ever counting a tail twice). The cutime fallback is 21% over on
-  the same churn, process-exporter 24% under. The kernel's measure is the root cpuacct group's
-  usage (the scheduler's runtime, the clock /proc/<pid>/stat's utime + stime are scaled to);
-  system_cpu_time_seconds_total{cpu_mode=~"user|nice|system"} samples ticks instead and
-  differs from it by the host's tick sampling error (printed; docs/performance.md).
+- the increase of sum(process_cpu_time_seconds_total) over all groups is within 3% under the
+  CPU time of all tasks and never more than 2% over it. Measured in 15 s runs on an idle
+  machine: 0.9837 and 0.9838 (twice) of cpuacct; 0.967 and 0.969 before the tails were
+  credited against the records sent before each reaper's reading (the taskstats mark), 0.93
+  to 0.96 before the reapers' cutime credited tails at all (docs/performance.md). The kernel
+  charges a process's last ~0.3 ms (freeing its memory and files) after its exit record, and
+  only its reaper's cutime sees it; what stays out is the teardown of children nobody waits
+  for (a parent with SIGCHLD ignored: one pattern in five here, about 6 % of that pattern's
+  CPU). The cutime fallback is 21% over on the same churn, process-exporter 24% under. The
+  kernel's measure is the root cpuacct group's usage (the scheduler's runtime, the clock
+  /proc/<pid>/stat's utime + stime are scaled to); system_cpu_time_seconds_total{cpu_mode=~
+  "user|nice|system"} samples ticks instead and differs from it by the host's tick sampling
+  error (printed; docs/performance.md).
 
 bench/exit_conservation.py runs the full 60 s version and the comparisons.
 """
@@ -97,6 +96,6 @@ def test_groups_sum_to_the_kernels_task_cpu_under_churn(start_vitals):
     # 200/s asked; a machine shared with builds forks fewer.
     assert started > 15 * 40
     assert lost == 0
-    assert groups >= 0.95 * acct, (groups, acct)
+    assert groups >= 0.97 * acct, (groups, acct)
     # Nothing counted twice (the cutime fallback was 21% over on this churn).
     assert groups <= 1.02 * min(acct, ticks), (groups, acct, ticks)
