@@ -188,13 +188,15 @@ struct Reaper {
 }
 
 impl Reaper {
-    /// What this process, ended, adds to its own reaper's cutime beyond its runtime, its
-    /// final cutime + cstime: at least each of its children's CPU as read (`read` in tick
-    /// `seen`, or `prev_us`) plus the records that came after that reading, and what its
-    /// records and credited tails explain. A record that comes in a tick is taken to be in
-    /// that tick's reading (a waiting parent reaps at once); all three err low only when a
-    /// child stays a zombie across the reading, high when records are of children it never
-    /// reaped (SIGCHLD ignored), and the reaper's growth beyond is taken for tails.
+    /// What this process, ended, adds to its own reaper's cutime beyond its runtime that is
+    /// accounted for already (its reaper's growth beyond is taken for tails). Once its
+    /// readings were compared ([`Exits::credit_tails`] set `start`): its base reading, its
+    /// children's records and the tails credited from it; a tail not credited yet is left
+    /// to its reaper. Before that, at least its children's CPU as read (`read` in tick
+    /// `seen`, or `prev_us`) plus the records that came after that reading, a record that
+    /// comes in a tick taken to be in that tick's reading (a waiting parent reaps at once).
+    /// Each errs high when records are of children it never reaped (SIGCHLD ignored), which
+    /// only leaves a tail uncredited.
     fn passed_on(&self, read: u64, seen: u64) -> u64 {
         let e = self.expected_us;
         if self.start.is_some() {
