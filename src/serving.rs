@@ -31,7 +31,7 @@ pub struct Gate {
 }
 
 impl Gate {
-    pub const fn new() -> Gate {
+    const fn new() -> Gate {
         Gate {
             serving: AtomicUsize::new(0),
             lock: Mutex::new(()),
@@ -52,12 +52,6 @@ impl Gate {
             left: BUDGET,
             since: Instant::now(),
         }
-    }
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Gate::new()
     }
 }
 
@@ -123,7 +117,8 @@ impl Yield {
     }
 
     /// How long this collection waited for scrapes.
-    pub fn waited(&self) -> Duration {
+    #[cfg(test)]
+    fn waited(&self) -> Duration {
         BUDGET - self.left
     }
 }

@@ -169,10 +169,8 @@ struct Reaper {
     first_us: u64,
     prev_us: u64,
     /// What its children's records explain of that growth (us): each child's runtime plus
-    /// what the child's own cutime held ([`Reaper::passed_on`]); and that sum when `prev_us`
-    /// was read.
+    /// what the child's own cutime held ([`Reaper::passed_on`]).
     expected_us: u64,
-    expected_at_prev: u64,
     /// The tick of the last record counted in `expected_us`, what that tick added, and how
     /// much of that came after the previous tick's mark (see [`Exits::credit_tails`]).
     expected_tick: u64,
@@ -192,11 +190,11 @@ impl Reaper {
     /// accounted for already (its reaper's growth beyond is taken for tails). Once its
     /// readings were compared ([`Exits::credit_tails`] set `start`): its base reading, its
     /// children's records and the tails credited from it; a tail not credited yet is left
-    /// to its reaper. Before that, at least its children's CPU as read (`read` in tick
-    /// `seen`, or `prev_us`) plus the records that came after that reading, a record that
-    /// comes in a tick taken to be in that tick's reading (a waiting parent reaps at once).
-    /// Each errs high when records are of children it never reaped (SIGCHLD ignored), which
-    /// only leaves a tail uncredited.
+    /// to its reaper. Before that, its children's CPU as read (`read` in tick `seen`) plus
+    /// the records that came after that reading, a record that comes in a tick taken to be
+    /// in that tick's reading (a waiting parent reaps at once). Each errs high when records
+    /// are of children it never reaped (SIGCHLD ignored), which only leaves a tail
+    /// uncredited.
     fn passed_on(&self, read: u64, seen: u64) -> u64 {
         let e = self.expected_us;
         if self.start.is_some() {
@@ -211,9 +209,7 @@ impl Reaper {
         } else {
             0
         };
-        (read + e - read_in)
-            .max(self.prev_us + e - self.expected_at_prev)
-            .max(self.first_us + e + self.credited_us)
+        read + e - read_in
     }
 
     /// Counts a child's record: its runtime and what it passed on; `after_mark`: the record
@@ -515,7 +511,6 @@ impl Exits {
                     first_us,
                     prev_us: now_us,
                     expected_us,
-                    expected_at_prev: expected_us,
                     expected_tick: r.expected_tick,
                     expected_in_tick: r.expected_in_tick.min(expected_us),
                     after_mark_us: r.after_mark_us.min(expected_us),
@@ -529,7 +524,6 @@ impl Exits {
             let grown = r.prev_us.saturating_sub(r.first_us + us_per_tick);
             let explained = r.expected_us - after_mark;
             r.prev_us = r.prev_us.max(now_us);
-            r.expected_at_prev = r.expected_us;
             r.tick = tick;
             if !marked {
                 continue;
