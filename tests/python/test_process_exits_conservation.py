@@ -97,5 +97,7 @@ def test_groups_sum_to_the_kernels_task_cpu_under_churn(start_vitals):
     assert started > 15 * 40
     assert lost == 0
     assert groups >= 0.97 * acct, (groups, acct)
-    # Nothing counted twice (the cutime fallback was 21% over on this churn).
-    assert groups <= 1.02 * min(acct, ticks), (groups, acct, ticks)
+    # Nothing counted twice (the cutime fallback was 21% over on this churn). Against cpuacct
+    # only: the ticks are sampled, and a CI run under churn saw them 7% under cpuacct
+    # (16.14 s against 17.36 s, groups 17.06 s).
+    assert groups <= 1.02 * acct, (groups, acct, ticks)
