@@ -5,6 +5,7 @@
 // Forbidden everywhere but src/malloc.rs and src/pages.rs, which say why.
 #![deny(unsafe_code)]
 
+pub mod bpf;
 pub mod catalog;
 pub mod collectors;
 pub mod config;

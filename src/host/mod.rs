@@ -2,6 +2,7 @@
 //! their text, one module per file format. Nothing outside this module names `/proc` or `/sys`.
 
 pub mod bytes;
+pub mod btf;
 pub mod cgroup;
 pub mod cgroup_names;
 pub mod cpu_freq;
@@ -33,6 +34,7 @@ pub mod psi;
 #[cfg(test)]
 pub mod scratch;
 pub mod sock_diag;
+pub mod task_free;
 pub mod taskstats;
 pub mod taskstats_listener;
 pub mod uptime;

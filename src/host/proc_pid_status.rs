@@ -1,6 +1,7 @@
 //! `/proc/<pid>/status`: the real uid (psutil's `username()`), RSS, swap, the file-backed and
-//! shared-memory parts of RSS (`memory_info().shared`), and the context switches of the
-//! thread-group leader (`num_ctx_switches()`). Other lines are skipped unparsed.
+//! shared-memory parts of RSS (`memory_info().shared`), the context switches of the
+//! thread-group leader (`num_ctx_switches()`), and whether it ignores SIGCHLD (the kernel
+//! then reaps its children). Other lines are skipped unparsed.
 //!
 //! RSS comes from here rather than from `stat`: since Linux 6.2 the kernel keeps RSS in
 //! per-CPU counters, and `stat` reports their fast approximate sum while `statm` (psutil's
@@ -23,7 +24,12 @@ pub struct PidStatus {
     pub gids: Option<[u32; 3]>,
     /// `len(cpu_affinity())`: the CPUs of Cpus_allowed_list.
     pub cpus_allowed: Option<u64>,
+    /// SigIgn has SIGCHLD: the process's children are reaped by the kernel as they end.
+    pub ignores_sigchld: bool,
 }
+
+/// SIGCHLD's bit in the SigIgn mask (signal n is bit n - 1).
+const SIGCHLD_BIT: u64 = 1 << (17 - 1);
 
 impl PidStatus {
     /// `memory_info().shared`: statm's shared pages are the file-backed and shmem pages,
@@ -62,6 +68,12 @@ pub fn parse_pid_status(text: &[u8]) -> PidStatus {
             }
             b"Gid" => s.gids = three_ids(rest),
             b"Cpus_allowed_list" => s.cpus_allowed = cpu_list_len(rest),
+            b"SigIgn" => {
+                s.ignores_sigchld = std::str::from_utf8(rest)
+                    .ok()
+                    .and_then(|t| u64::from_str_radix(t.trim(), 16).ok())
+                    .is_some_and(|m| m & SIGCHLD_BIT != 0)
+            }
             b"VmRSS" => s.rss_kib = first_number(rest),
             b"VmSwap" => s.swap_kib = first_number(rest),
             b"RssFile" => s.rss_file_kib = first_number(rest),
@@ -128,6 +140,14 @@ mod tests {
         assert_eq!(cpu_list_len(b"3-1"), None);
         assert_eq!(cpu_list_len(b"x"), None);
         assert_eq!(parse_pid_status(b"Uid:\t1\t2\n").uids, None);
+    }
+
+    #[test]
+    fn sigchld_ignored() {
+        // SIGPIPE (13) and SIGCHLD (17) ignored; SIGPIPE alone; a damaged mask.
+        assert!(parse_pid_status(b"SigIgn:\t0000000000011000\n").ignores_sigchld);
+        assert!(!parse_pid_status(b"SigIgn:\t0000000000001000\n").ignores_sigchld);
+        assert!(!parse_pid_status(b"SigIgn:\tzz\n").ignores_sigchld);
     }
 
     #[test]

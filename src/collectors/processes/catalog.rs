@@ -707,6 +707,27 @@ pub static CPU_OVERCOUNTED: MetricDesc = MetricDesc {
     extension: true,
 };
 
+// The teardown of children of parents that ignore SIGCHLD (teardown.rs).
+pub static TEARDOWN_CPU: MetricDesc = MetricDesc {
+    name: "vitals.process.teardown.cpu.time",
+    unit: "s",
+    instrument: Instrument::Counter,
+    help: "CPU time credited to the groups (as system time, within process_cpu_time_seconds_total) for processes whose parent ignored SIGCHLD, run after their exit records were filled (freeing their memory and files): the final scheduler clock of each one's last thread, read as the kernel freed it (eBPF on sched_process_free), less its exit record's runtime. Present when collectors.processes.exit_teardown loaded the program",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
+pub static TEARDOWN_MISSED: MetricDesc = MetricDesc {
+    name: "vitals.process.teardown.missed",
+    unit: "{process}",
+    instrument: Instrument::Counter,
+    help: "Processes whose parent ignored SIGCHLD and whose final clock did not come within two ticks of their exit record (the ring was full, or the task was freed later): their teardown is not credited",
+    attributes: &[],
+    source: "vitals",
+    extension: true,
+};
+
 // Sockets per process (sockets = true, [`super::sockets`]).
 pub(super) const NET_TRANSPORT: &str = "network.transport";
 pub(super) const NET_TYPE: &str = "network.type";
@@ -813,4 +834,6 @@ pub static CATALOG: &[&MetricDesc] = &[
     &EXIT_RECORDS_LOST,
     &CPU_UNATTRIBUTED,
     &CPU_OVERCOUNTED,
+    &TEARDOWN_CPU,
+    &TEARDOWN_MISSED,
 ];

@@ -31,8 +31,9 @@
 //! to the children's groups (`credit_tails`). A record comes before its process is
 //! reaped, never after, so the comparison can lag but never count a tail twice: up to one
 //! interval of a reaper's children's runtime in tails waits until later growth covers it.
-//! Children nobody waits for (SIGCHLD ignored) reach no cutime: their tails stay out. These
-//! two are the conservation law's residual (docs/performance.md).
+//! Children nobody waits for (SIGCHLD ignored) reach no cutime: their tails come from their
+//! final clock instead ([`super::teardown`], with `exit_teardown`), else stay out: the
+//! conservation law's residual (docs/performance.md).
 //!
 //! Exact, with one approximation: a process already running when vitals started, whose
 //! threads had exited before it was first seen, is credited at most its last interval
@@ -42,6 +43,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::groups::{Groups, IO_FIELDS, KERNEL, MAJOR, MINOR, SYSTEM, USER};
 use super::table::{DROPPED, Last, Table};
+use super::teardown::{Ignorer, Teardowns};
 use crate::host::HostPaths;
 use crate::host::taskstats::{Ending, Exit, signal_name};
 use crate::host::taskstats_listener::{Listener, StartError, Totals};
@@ -49,7 +51,7 @@ use crate::snapshot::Snapshot;
 
 use super::catalog::{
     ACCOUNTING_MODE, CPU_OVERCOUNTED, CPU_UNATTRIBUTED, EXIT_REASON, EXIT_RECORDS,
-    EXIT_RECORDS_LOST, EXIT_SIGNAL, EXITS, GROUP, MODE_LABEL,
+    EXIT_RECORDS_LOST, EXIT_SIGNAL, EXITS, GROUP, MODE_LABEL, TEARDOWN_CPU, TEARDOWN_MISSED,
 };
 
 /// Records and gone processes are matched for this many ticks.
@@ -269,11 +271,15 @@ pub struct Exits {
     prev_groups: HashMap<u32, u64>,
     /// Unattributed and overcounted CPU ticks over the last interval.
     residual: Option<(u64, u64)>,
+    /// The tails of children of parents that ignore SIGCHLD (with the listener and
+    /// `exit_teardown`, when the kernel took the program).
+    teardowns: Option<Teardowns>,
 }
 
 impl Exits {
-    /// Starts the listener when `enabled`, logging once why it could not.
-    pub fn new(paths: &HostPaths, enabled: bool) -> Exits {
+    /// Starts the listener when `enabled`, logging once why it could not; with it and
+    /// `teardown`, the program that reads tasks' final clocks.
+    pub fn new(paths: &HostPaths, enabled: bool, teardown: bool) -> Exits {
         let listener = if enabled && paths.procfs_is_live() {
             let cpus = crate::host::read(&paths.sys("devices/system/cpu/possible"))
                 .unwrap_or_else(|_| "0".into());
@@ -299,7 +305,11 @@ impl Exits {
         } else {
             None
         };
+        let teardowns = (listener.is_some() && teardown)
+            .then(|| Teardowns::start(paths))
+            .flatten();
         Exits {
+            teardowns,
             mode: if listener.is_some() {
                 Mode::ExitRecords
             } else {
@@ -399,6 +409,16 @@ impl Exits {
                 Some((l, by_cutime)) => (l.group, Some(l), by_cutime),
                 None => (place(&e, table, groups), None, cutime),
             };
+            if let Some(t) = &mut self.teardowns
+                && !cutime
+                && t.auto_reaped(e.ppid)
+            {
+                let run_us = match e.run_ns {
+                    0 => e.utime_us + e.stime_us,
+                    ns => ns / 1000,
+                };
+                t.expect(e.pid, run_us, group, tick);
+            }
             if !cutime && e.ppid != 0 {
                 let (read, seen) = last.map_or((0, 0), |l| (l.children_cpu * us_per_tick, l.seen));
                 let passed_on = self
@@ -459,6 +479,14 @@ impl Exits {
             self.reapers.clear();
         } else {
             self.credit_tails(tick, mark.is_some(), us_per_tick, table, groups);
+        }
+        if let Some(t) = &mut self.teardowns {
+            for (group, us) in t.tails(tick) {
+                if let Some(g) = groups.get_mut(group).filter(|_| group != DROPPED) {
+                    let rem = self.rem.entry(group).or_default();
+                    g.totals.cpu_faults[SYSTEM] += whole_ticks(&mut rem[SYSTEM], us, us_per_tick);
+                }
+            }
         }
         if let Some(l) = &self.listener
             && let Err(e) = l.mark()
@@ -559,6 +587,13 @@ impl Exits {
             .retain(|&pid, r| tick - r.tick <= KEEP_TICKS || table.info(pid).is_some());
     }
 
+    /// After the scan: the processes that ignore SIGCHLD (see [`Teardowns::watch`]).
+    pub fn watch(&mut self, ignorers: &[Ignorer]) {
+        if let Some(t) = &mut self.teardowns {
+            t.watch(ignorers);
+        }
+    }
+
     /// After crediting: the CPU of all tasks (/proc/stat user + nice + system, ticks) against
     /// what the groups gained since the previous tick.
     pub fn balance(&mut self, kernel: Option<u64>, groups: &Groups) {
@@ -607,6 +642,10 @@ impl Exits {
         if self.active {
             out.add(&EXIT_RECORDS, &[], self.totals.received as f64);
             out.add(&EXIT_RECORDS_LOST, &[], self.totals.lost as f64);
+        }
+        if let Some(t) = &self.teardowns {
+            out.add(&TEARDOWN_CPU, &[], t.credited_us() as f64 / 1e6);
+            out.add(&TEARDOWN_MISSED, &[], t.missed() as f64);
         }
         if let Some((under, over)) = self.residual {
             out.add(&CPU_UNATTRIBUTED, &[], under as f64 / clk);
@@ -864,7 +903,7 @@ mod tests {
     }
 
     fn exits() -> Exits {
-        let mut x = Exits::new(&HostPaths::default(), false);
+        let mut x = Exits::new(&HostPaths::default(), false, false);
         x.active = true;
         x.mode = Mode::ExitRecords;
         x

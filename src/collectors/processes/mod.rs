@@ -29,6 +29,7 @@ mod select;
 mod settings;
 mod sockets;
 pub mod table;
+mod teardown;
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -92,12 +93,18 @@ pub struct ProcessesCollector {
     clock_ticks: f64,
     page_size: u64,
     exits: exits::Exits,
+    /// Processes that ignore SIGCHLD, from this tick's scan.
+    ignorers: Vec<teardown::Ignorer>,
 }
 
 impl ProcessesCollector {
     pub fn new(paths: HostPaths, settings: &Settings) -> Self {
         let needs = rules::needs(&settings.rules);
-        let exits = exits::Exits::new(&paths, settings.groups && settings.exit_records);
+        let exits = exits::Exits::new(
+            &paths,
+            settings.groups && settings.exit_records,
+            settings.exit_teardown,
+        );
         let sockets = settings
             .sockets
             .then(|| sockets::SocketOwners::new(&paths, settings.timeout.0));
@@ -132,6 +139,7 @@ impl ProcessesCollector {
             clock_ticks: rustix::param::clock_ticks_per_second() as f64,
             page_size: rustix::param::page_size() as u64,
             exits,
+            ignorers: Vec::new(),
             settings: settings.clone(),
         }
     }
@@ -234,6 +242,7 @@ impl Collector for ProcessesCollector {
         }
         let mut counts = Counts::default();
         self.scanned = 0;
+        self.ignorers.clear();
         let mut scrapes = crate::serving::Yield::default();
         for i in 0..self.pids.len() {
             scrapes.between_items();
@@ -251,6 +260,7 @@ impl Collector for ProcessesCollector {
                     .and_then(parse_pid_stat)
                     .is_some_and(|s| s.starttime == start)
             });
+            self.exits.watch(&self.ignorers);
             self.credit_exits(&tick);
             let kernel = stat
                 .as_ref()

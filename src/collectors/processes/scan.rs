@@ -8,6 +8,7 @@ use super::reader::Failure;
 use super::rules::{self, Facts};
 use super::settings::Unmatched;
 use super::table::{DROPPED, Reading, UNASSIGNED};
+use super::teardown::Ignorer;
 use super::ProcessesCollector;
 use crate::host::bytes::escape;
 use crate::host::proc_pid_cgroup::cgroup_path;
@@ -89,6 +90,14 @@ impl ProcessesCollector {
                 .voluntary_ctxt_switches
                 .zip(s.nonvoluntary_ctxt_switches)
                 .map(|(v, n)| [v, n]);
+            // Kernel threads ignore every signal; their exits are the kernel's.
+            if s.ignores_sigchld && !r.kthread {
+                self.ignorers.push(Ignorer {
+                    pid,
+                    start: r.start,
+                    children_cpu: r.child[0] + r.child[1],
+                });
+            }
         }
         match self.reader.read(pid, "io") {
             Ok(bytes) => {

@@ -48,6 +48,11 @@ crate::collectors::settings::plain_settings!(
     /// in the initial namespaces; falls back to cutime when refused); false: from their
     /// parents' cutime/cstime.
     exit_records: bool = true,
+    /// With exit records: credit the teardown of children of parents that ignore SIGCHLD
+    /// (the CPU they run after their exit record, which no cutime sees) from each task's final
+    /// clock, read by an eBPF program on the kernel's sched_process_free tracepoint (needs
+    /// CAP_BPF and CAP_PERFMON and a kernel with BTF; left out when refused).
+    exit_teardown: bool = true,
     /// TCP and UDP sockets per group and per selected process, by transport and state
     /// (psutil's Process.net_connections()): one readlink per open descriptor of every
     /// grouped process each tick.

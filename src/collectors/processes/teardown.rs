@@ -1,0 +1,246 @@
+//! The teardown of children nobody waits for, from the clock each task ends with.
+//!
+//! A process's taskstats exit record is filled before the kernel frees its memory and files
+//! (`exit_mm()`, `exit_files()`), and the CPU of that last stretch shows only in its
+//! reaper's cutime, which [`super::exits`] credits as tails. A parent that ignores SIGCHLD
+//! has no reaper for its children: the kernel reaps them as they end, and their teardown
+//! reaches no counter of any process (about 0.3 ms, 8 % of a short forked Python's CPU;
+//! docs/performance.md, "What stays out"). Nor a perf counter inherited from the parent:
+//! the kernel syncs that before the teardown.
+//!
+//! What does hold it is the task's own scheduler clock when the kernel frees the task:
+//! [`crate::host::task_free`]'s program, attached to the `sched_process_free` tracepoint,
+//! writes every freed task's pid and final clock into a ring that each tick drains. When a
+//! process ends whose parent ignored SIGCHLD at the last scan (and has reaped none since:
+//! its children's CPU did not grow), its last thread's final clock less the runtime of that
+//! thread's exit record is credited to the process's group as system time. Other threads'
+//! teardown is a few us and is not counted; a process the ring has no clock for within
+//! [`KEEP_TICKS`] is counted in `vitals_process_teardown_missed_total`, never guessed.
+//!
+//! Loading needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) and a kernel with BTF; without,
+//! the log says why once and the teardown stays out, as before.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::bpf::Attached;
+use crate::host::HostPaths;
+use crate::host::btf::task_offsets;
+use crate::host::task_free::{RECORD, parse_record, program};
+
+/// Bytes of the ring: about 11,000 records (one per task freed on the host, 24 bytes with
+/// its header), 2,000 task exits a second at the default 5 s interval.
+const RING_BYTES: usize = 256 << 10;
+/// Records and final clocks wait this many ticks for each other.
+const KEEP_TICKS: u64 = 2;
+
+/// A process that ignores SIGCHLD, as the scan read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ignorer {
+    pub pid: u32,
+    pub start: u64,
+    /// Its children's CPU (cutime + cstime, clock ticks).
+    pub children_cpu: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    run_us: u64,
+    group: u32,
+    tick: u64,
+}
+
+pub struct Teardowns {
+    ring: Attached,
+    buf: Vec<u8>,
+    book: Book,
+}
+
+/// What is matched, apart from the ring.
+#[derive(Debug, Default)]
+struct Book {
+    /// Parents that ignore SIGCHLD: pid -> (start, children's CPU when first seen so).
+    ignoring: HashMap<u32, (u64, u64)>,
+    /// Parents seen reaping a child while ignoring SIGCHLD: left to the reaper tails.
+    reaping: HashSet<(u32, u64)>,
+    /// Final clocks by thread id: (ns, tick drained).
+    finals: HashMap<u32, (u64, u64)>,
+    /// Exited processes of ignoring parents by last thread, waiting for its final clock.
+    pending: HashMap<u32, Pending>,
+    /// Tails credited (us), and processes whose final clock never came.
+    credited_us: u64,
+    missed: u64,
+}
+
+impl Teardowns {
+    /// Loads and attaches the program; None (said once in the log) when the kernel refuses.
+    pub fn start(paths: &HostPaths) -> Option<Teardowns> {
+        let btf = match std::fs::read(paths.sys("kernel/btf/vmlinux")) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::info!(collector = "processes", error = %e, "no kernel BTF: the teardown of children of parents that ignore SIGCHLD is not measured");
+                return None;
+            }
+        };
+        let offsets = match task_offsets(&btf) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::info!(collector = "processes", error = e, "kernel BTF without the task fields: the teardown of children of parents that ignore SIGCHLD is not measured");
+                return None;
+            }
+        };
+        drop(btf);
+        match Attached::load(c"sched_process_free", RING_BYTES, |fd| program(&offsets, fd)) {
+            Ok(ring) => {
+                tracing::info!(
+                    collector = "processes",
+                    "the teardown of children of parents that ignore SIGCHLD is credited from their final clock (eBPF on sched_process_free)"
+                );
+                Some(Teardowns {
+                    ring,
+                    buf: Vec::new(),
+                    book: Book::default(),
+                })
+            }
+            Err(e) => {
+                tracing::info!(collector = "processes", error = %e, "eBPF program not loaded (needs CAP_BPF and CAP_PERFMON): the teardown of children of parents that ignore SIGCHLD is not measured");
+                None
+            }
+        }
+    }
+
+    /// After the scan: the processes that ignore SIGCHLD now ([`Book::watch`]).
+    pub fn watch(&mut self, ignorers: &[Ignorer]) {
+        self.book.watch(ignorers);
+    }
+
+    /// Whether a child of `ppid` is reaped by the kernel (its parent ignores SIGCHLD).
+    pub fn auto_reaped(&self, ppid: u32) -> bool {
+        self.book.ignoring.contains_key(&ppid)
+    }
+
+    /// Such a child ended: its last thread and that thread's record's runtime (us).
+    pub fn expect(&mut self, last_tid: u32, run_us: u64, group: u32, tick: u64) {
+        self.book.pending.insert(last_tid, Pending { run_us, group, tick });
+    }
+
+    /// Drains the ring; the tails whose final clock came: (group, us) each.
+    pub fn tails(&mut self, tick: u64) -> Vec<(u32, u64)> {
+        self.buf.clear();
+        self.ring.drain(RECORD, &mut self.buf);
+        let freed = self.buf.chunks_exact(RECORD).filter_map(parse_record);
+        self.book.take(freed.map(|r| (r.pid, r.runtime_ns)), tick)
+    }
+
+    pub fn credited_us(&self) -> u64 {
+        self.book.credited_us
+    }
+
+    pub fn missed(&self) -> u64 {
+        self.book.missed
+    }
+}
+
+impl Book {
+    /// One whose children's CPU grew while it ignored SIGCHLD reaps some children itself:
+    /// its reaper tails cover them, and it is left to those while it lives.
+    fn watch(&mut self, ignorers: &[Ignorer]) {
+        let before = std::mem::take(&mut self.ignoring);
+        let mut now = HashSet::new();
+        for i in ignorers {
+            now.insert((i.pid, i.start));
+            if self.reaping.contains(&(i.pid, i.start)) {
+                continue;
+            }
+            let base = match before.get(&i.pid) {
+                Some(&(start, cpu)) if start == i.start => cpu,
+                _ => i.children_cpu,
+            };
+            if i.children_cpu > base {
+                self.reaping.insert((i.pid, i.start));
+            } else {
+                self.ignoring.insert(i.pid, (i.start, base));
+            }
+        }
+        self.reaping.retain(|k| now.contains(k));
+    }
+
+    /// Takes the final clocks (thread id, ns) drained this tick; returns the tails complete.
+    fn take(&mut self, freed: impl Iterator<Item = (u32, u64)>, tick: u64) -> Vec<(u32, u64)> {
+        for (tid, ns) in freed {
+            self.finals.insert(tid, (ns, tick));
+        }
+        let mut out = Vec::new();
+        let finals = &mut self.finals;
+        let mut missed = 0;
+        self.pending.retain(|tid, p| match finals.remove(tid) {
+            Some((ns, _)) => {
+                let tail = (ns / 1000).saturating_sub(p.run_us);
+                if tail > 0 {
+                    out.push((p.group, tail));
+                }
+                false
+            }
+            None if tick - p.tick < KEEP_TICKS => true,
+            None => {
+                tracing::debug!(tid, expected = p.tick, tick, "teardown missed");
+                missed += 1;
+                false
+            }
+        });
+        self.missed += missed;
+        self.finals.retain(|_, (_, t)| tick - *t < KEEP_TICKS);
+        self.credited_us += out.iter().map(|(_, us)| us).sum::<u64>();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ignorer(pid: u32, children_cpu: u64) -> Ignorer {
+        Ignorer {
+            pid,
+            start: 100,
+            children_cpu,
+        }
+    }
+
+    #[test]
+    fn a_parent_whose_children_cpu_grows_is_left_to_its_reaper() {
+        let mut b = Book::default();
+        b.watch(&[ignorer(9, 0), ignorer(10, 5)]);
+        assert!(b.ignoring.contains_key(&9) && b.ignoring.contains_key(&10));
+        b.watch(&[ignorer(9, 3), ignorer(10, 5)]);
+        assert!(!b.ignoring.contains_key(&9) && b.ignoring.contains_key(&10));
+        // Left while it lives, even with no more growth; forgotten once gone.
+        b.watch(&[ignorer(9, 3)]);
+        assert!(!b.ignoring.contains_key(&9));
+        b.watch(&[]);
+        assert!(b.reaping.is_empty() && b.ignoring.is_empty());
+    }
+
+    #[test]
+    fn a_tail_is_the_final_clock_less_the_records_runtime_once() {
+        let mut b = Book::default();
+        // A clock drained a tick before its record is seen is still matched.
+        assert!(b.take([(41, 3_700_000)].into_iter(), 1).is_empty());
+        b.pending.insert(41, Pending { run_us: 3_400, group: 2, tick: 2 });
+        b.pending.insert(42, Pending { run_us: 3_000, group: 3, tick: 2 });
+        b.pending.insert(44, Pending { run_us: 5_000, group: 3, tick: 2 });
+        let mut got = b.take([(42, 3_250_000), (43, 1)].into_iter(), 2);
+        got.sort();
+        assert_eq!(got, [(2, 300), (3, 250)]);
+        assert_eq!(b.credited_us, 550);
+        // 44's clock never comes: missed after KEEP_TICKS, not guessed.
+        assert!(b.take(std::iter::empty(), 3).is_empty());
+        assert_eq!((b.pending.len(), b.missed), (1, 0));
+        assert!(b.take(std::iter::empty(), 4).is_empty());
+        assert_eq!((b.pending.len(), b.missed), (0, 1));
+        // Clocks nobody asked for are dropped after KEEP_TICKS.
+        assert!(b.finals.is_empty());
+        // A clock below the record's runtime (rounding) credits nothing.
+        b.pending.insert(45, Pending { run_us: 5_000, group: 3, tick: 4 });
+        assert!(b.take([(45, 4_999_999)].into_iter(), 4).is_empty());
+    }
+}
