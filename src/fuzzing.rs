@@ -34,6 +34,8 @@ pub const TARGETS: &[Target] = &[
     ("host_net_if", net_if),
     ("host_sock_diag", sock_diag),
     ("host_taskstats", taskstats),
+    ("host_btf", btf),
+    ("host_task_free", task_free),
     ("host_hwmon", hwmon),
     ("host_power_supply", power_supply),
     ("host_utmp", utmp),
@@ -226,6 +228,20 @@ fn taskstats(data: &[u8]) {
     let _ = host::taskstats::parse_datagram(data, 31, |_| {});
     let _ = host::taskstats::parse_family_id(data);
     let _ = host::taskstats::parse_taskstats(data);
+}
+
+/// The kernel's BTF: the task offsets, which must then make a program.
+fn btf(data: &[u8]) {
+    if let Ok(o) = host::btf::task_offsets(data) {
+        assert_eq!(host::task_free::program(&o, 3).len() % 8, 0);
+    }
+}
+
+/// Records of the task-free ring, as drained (16 bytes each).
+fn task_free(data: &[u8]) {
+    for r in data.chunks(host::task_free::RECORD) {
+        let _ = host::task_free::parse_record(r);
+    }
 }
 
 /// A directory listing (one name a line) and the values of the attributes in it.

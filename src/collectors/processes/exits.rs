@@ -588,9 +588,9 @@ impl Exits {
     }
 
     /// After the scan: the processes that ignore SIGCHLD (see [`Teardowns::watch`]).
-    pub fn watch(&mut self, ignorers: &[Ignorer]) {
+    pub fn watch(&mut self, ignorers: &[Ignorer], tick: u64) {
         if let Some(t) = &mut self.teardowns {
-            t.watch(ignorers);
+            t.watch(ignorers, tick);
         }
     }
 

@@ -260,7 +260,7 @@ impl Collector for ProcessesCollector {
                     .and_then(parse_pid_stat)
                     .is_some_and(|s| s.starttime == start)
             });
-            self.exits.watch(&self.ignorers);
+            self.exits.watch(&self.ignorers, tick.number);
             self.credit_exits(&tick);
             let kernel = stat
                 .as_ref()

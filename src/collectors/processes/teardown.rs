@@ -58,8 +58,9 @@ pub struct Teardowns {
 /// What is matched, apart from the ring.
 #[derive(Debug, Default)]
 struct Book {
-    /// Parents that ignore SIGCHLD: pid -> (start, children's CPU when first seen so).
-    ignoring: HashMap<u32, (u64, u64)>,
+    /// Parents that ignore SIGCHLD: pid -> (start, children's CPU when first seen so, tick
+    /// last seen). One gone is kept KEEP_TICKS: its last children's records come after.
+    ignoring: HashMap<u32, (u64, u64, u64)>,
     /// Parents seen reaping a child while ignoring SIGCHLD: left to the reaper tails.
     reaping: HashSet<(u32, u64)>,
     /// Final clocks by thread id: (ns, tick drained).
@@ -109,8 +110,8 @@ impl Teardowns {
     }
 
     /// After the scan: the processes that ignore SIGCHLD now ([`Book::watch`]).
-    pub fn watch(&mut self, ignorers: &[Ignorer]) {
-        self.book.watch(ignorers);
+    pub fn watch(&mut self, ignorers: &[Ignorer], tick: u64) {
+        self.book.watch(ignorers, tick);
     }
 
     /// Whether a child of `ppid` is reaped by the kernel (its parent ignores SIGCHLD).
@@ -142,25 +143,29 @@ impl Teardowns {
 
 impl Book {
     /// One whose children's CPU grew while it ignored SIGCHLD reaps some children itself:
-    /// its reaper tails cover them, and it is left to those while it lives.
-    fn watch(&mut self, ignorers: &[Ignorer]) {
-        let before = std::mem::take(&mut self.ignoring);
+    /// its reaper tails cover them, and it is left to those while it lives. One no longer
+    /// listed (ended, or SIGCHLD no longer ignored) stays KEEP_TICKS for the records of its
+    /// last children, which come a tick after them.
+    fn watch(&mut self, ignorers: &[Ignorer], tick: u64) {
         let mut now = HashSet::new();
         for i in ignorers {
             now.insert((i.pid, i.start));
             if self.reaping.contains(&(i.pid, i.start)) {
+                self.ignoring.remove(&i.pid);
                 continue;
             }
-            let base = match before.get(&i.pid) {
-                Some(&(start, cpu)) if start == i.start => cpu,
+            let base = match self.ignoring.get(&i.pid) {
+                Some(&(start, cpu, _)) if start == i.start => cpu,
                 _ => i.children_cpu,
             };
             if i.children_cpu > base {
                 self.reaping.insert((i.pid, i.start));
+                self.ignoring.remove(&i.pid);
             } else {
-                self.ignoring.insert(i.pid, (i.start, base));
+                self.ignoring.insert(i.pid, (i.start, base, tick));
             }
         }
+        self.ignoring.retain(|_, (_, _, seen)| tick - *seen <= KEEP_TICKS);
         self.reaping.retain(|k| now.contains(k));
     }
 
@@ -209,15 +214,28 @@ mod tests {
     #[test]
     fn a_parent_whose_children_cpu_grows_is_left_to_its_reaper() {
         let mut b = Book::default();
-        b.watch(&[ignorer(9, 0), ignorer(10, 5)]);
+        b.watch(&[ignorer(9, 0), ignorer(10, 5)], 1);
         assert!(b.ignoring.contains_key(&9) && b.ignoring.contains_key(&10));
-        b.watch(&[ignorer(9, 3), ignorer(10, 5)]);
+        b.watch(&[ignorer(9, 3), ignorer(10, 5)], 2);
         assert!(!b.ignoring.contains_key(&9) && b.ignoring.contains_key(&10));
         // Left while it lives, even with no more growth; forgotten once gone.
-        b.watch(&[ignorer(9, 3)]);
+        b.watch(&[ignorer(9, 3)], 3);
         assert!(!b.ignoring.contains_key(&9));
-        b.watch(&[]);
-        assert!(b.reaping.is_empty() && b.ignoring.is_empty());
+        b.watch(&[], 4);
+        assert!(b.reaping.is_empty());
+    }
+
+    #[test]
+    fn a_parent_gone_still_counts_for_the_records_of_its_last_children() {
+        let mut b = Book::default();
+        b.watch(&[ignorer(9, 0)], 1);
+        // Ended: its children's records of the tick it ended come in the next ones.
+        for tick in 2..=3 {
+            b.watch(&[], tick);
+            assert!(b.ignoring.contains_key(&9), "tick {tick}");
+        }
+        b.watch(&[], 4);
+        assert!(b.ignoring.is_empty());
     }
 
     #[test]
