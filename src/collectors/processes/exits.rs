@@ -32,8 +32,9 @@
 //! reaped, never after, so the comparison can lag but never count a tail twice: up to one
 //! interval of a reaper's children's runtime in tails waits until later growth covers it.
 //! Children nobody waits for (SIGCHLD ignored) reach no cutime: their tails come from their
-//! final clock instead ([`super::teardown`], with `exit_teardown`), else stay out: the
-//! conservation law's residual (docs/performance.md).
+//! final clock instead, read as the kernel frees them ([`super::teardown`], with
+//! `exit_teardown` and the privilege to load its eBPF program); without it they stay out,
+//! the conservation law's residual (docs/performance.md).
 //!
 //! Exact, with one approximation: a process already running when vitals started, whose
 //! threads had exited before it was first seen, is credited at most its last interval
