@@ -53,13 +53,26 @@ struct Mapping {
 impl Mapping {
     fn new(fd: &OwnedFd, len: usize, offset: usize, writable: bool) -> io::Result<Mapping> {
         let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
-        let off = libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let off = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: a fresh shared mapping of the map; the kernel checks size and offset.
-        let base = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), off) };
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                off,
+            )
+        };
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(Mapping { base: base.cast(), len })
+        Ok(Mapping {
+            base: base.cast(),
+            len,
+        })
     }
 
     /// The u64 at `at` (8-aligned, inside the mapping), which the kernel writes too.
@@ -121,7 +134,13 @@ impl Attached {
         size: usize,
         program: impl FnOnce(i32) -> Vec<u8>,
     ) -> Result<Attached, LoadError> {
-        let fail = |step| move |error| LoadError { step, error, log: String::new() };
+        let fail = |step| {
+            move |error| LoadError {
+                step,
+                error,
+                log: String::new(),
+            }
+        };
         let page = rustix::param::page_size();
         let mut a = [0u8; ATTR];
         put32(&mut a, 0, BPF_MAP_TYPE_RINGBUF);
@@ -150,9 +169,11 @@ impl Attached {
         let mut a = [0u8; ATTR];
         put64(&mut a, 0, tracepoint.as_ptr() as u64);
         put32(&mut a, 8, prog.as_raw_fd() as u32);
-        let link = bpf(BPF_RAW_TRACEPOINT_OPEN, &mut a).map_err(fail("attaching to the tracepoint"))?;
+        let link =
+            bpf(BPF_RAW_TRACEPOINT_OPEN, &mut a).map_err(fail("attaching to the tracepoint"))?;
         let consumer = Mapping::new(&map, page, 0, true).map_err(fail("mapping the ring"))?;
-        let producer = Mapping::new(&map, page + 2 * size, page, false).map_err(fail("mapping the ring"))?;
+        let producer =
+            Mapping::new(&map, page + 2 * size, page, false).map_err(fail("mapping the ring"))?;
         Ok(Attached {
             consumer,
             producer,
@@ -182,7 +203,9 @@ impl Attached {
             if len & DISCARD == 0 && body == record && body <= self.size {
                 // SAFETY: the body follows its header and, the data being mapped twice,
                 // reads as one piece even where it wraps.
-                out.extend_from_slice(unsafe { std::slice::from_raw_parts(self.producer.base.add(at + HEADER), body) });
+                out.extend_from_slice(unsafe {
+                    std::slice::from_raw_parts(self.producer.base.add(at + HEADER), body)
+                });
                 n += 1;
             }
             cons += ((body + HEADER + 7) & !7) as u64;

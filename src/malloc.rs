@@ -1,4 +1,5 @@
-//! glibc's allocator, bounded to a daemon's needs: the one module allowed `unsafe`.
+//! glibc's allocator, bounded to a daemon's needs: with src/pages.rs, src/bpf.rs and the
+//! processes collector's ioprio.rs, the only modules allowed `unsafe`.
 //!
 //! glibc gives threads that contend for the heap arenas of their own, up to eight per core,
 //! and never returns an arena. vitals' work moves between the runtime thread and the

@@ -1,5 +1,5 @@
-//! Unmapping the daemon's clean file pages once it is up: with src/malloc.rs, the only
-//! modules allowed `unsafe`.
+//! Unmapping the daemon's clean file pages once it is up: with src/malloc.rs, src/bpf.rs and
+//! the processes collector's ioprio.rs, the only modules allowed `unsafe`.
 //!
 //! Most of an idle daemon's RSS is not its data but the pages of its own binary and of libc
 //! (docs/performance.md, "Memory and binary size"): a fault on a file mapping maps up to

@@ -140,7 +140,11 @@ mod tests {
             b"\0int\0sched_entity\0vruntime\0sum_exec_runtime\0task_struct\0pid\0tgid\0se\0state\0e\0";
         let off = |s: &str| {
             let needle = [b"\0", s.as_bytes(), b"\0"].concat();
-            STRINGS.windows(needle.len()).position(|w| w == needle).unwrap() as u32 + 1
+            STRINGS
+                .windows(needle.len())
+                .position(|w| w == needle)
+                .unwrap() as u32
+                + 1
         };
         let mut t = Vec::new();
         let mut ty = |name: u32, kind: u32, vlen: u32, size: u32, body: &[u32]| {
@@ -159,16 +163,30 @@ mod tests {
         ty(off("e"), KIND_ENUM, 1, 4, &[off("e"), 7]);
         // 5: struct task_struct.
         let task = [
-            off("state"), 1, 0,
-            off("se"), 3, 192 * 8,
-            off("pid"), 1, 1264 * 8,
-            off("tgid"), 1, 1268 * 8,
+            off("state"),
+            1,
+            0,
+            off("se"),
+            3,
+            192 * 8,
+            off("pid"),
+            1,
+            1264 * 8,
+            off("tgid"),
+            1,
+            1268 * 8,
         ];
         ty(off("task_struct"), KIND_STRUCT, 4, 4000, &task);
         let mut b = Vec::new();
         b.extend_from_slice(&MAGIC.to_le_bytes());
         b.extend_from_slice(&[1, 0]);
-        for v in [24u32, 0, t.len() as u32, t.len() as u32, STRINGS.len() as u32] {
+        for v in [
+            24u32,
+            0,
+            t.len() as u32,
+            t.len() as u32,
+            STRINGS.len() as u32,
+        ] {
             b.extend_from_slice(&v.to_le_bytes());
         }
         b.extend_from_slice(&t);
@@ -203,7 +221,10 @@ mod tests {
         let b = sample();
         assert_eq!(task_offsets(&b[..10]), Err("short header"));
         assert_eq!(task_offsets(b"\0\0"), Err("not BTF (bad magic)"));
-        assert_eq!(task_offsets(&b[..b.len() - 20]), Err("string section out of bounds"));
+        assert_eq!(
+            task_offsets(&b[..b.len() - 20]),
+            Err("string section out of bounds")
+        );
         let mut cut = b.clone();
         // The type section claims more than it holds.
         cut[12..16].copy_from_slice(&1000u32.to_le_bytes());

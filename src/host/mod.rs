@@ -1,8 +1,8 @@
 //! Host data: where the host's files are ([`HostPaths`]), reading them, and pure parsers of
 //! their text, one module per file format. Nothing outside this module names `/proc` or `/sys`.
 
-pub mod bytes;
 pub mod btf;
+pub mod bytes;
 pub mod cgroup;
 pub mod cgroup_names;
 pub mod cpu_freq;
