@@ -2,19 +2,22 @@
 parent pattern of issue 18, 200 short processes a second for 15 s), scraped every second:
 
 - no group counter ever decreases;
-- the increase of sum(process_cpu_time_seconds_total) over all groups is within 3% under the
-  CPU time of all tasks and never more than 2% over it. Measured in 15 s runs on an idle
-  machine: 0.9837 and 0.9838 (twice) of cpuacct; 0.967 and 0.969 before the tails were
-  credited against the records sent before each reaper's reading (the taskstats mark), 0.93
-  to 0.96 before the reapers' cutime credited tails at all (docs/performance.md). The kernel
-  charges a process's last ~0.3 ms (freeing its memory and files) after its exit record, and
-  only its reaper's cutime sees it; what stays out is the teardown of children nobody waits
-  for (a parent with SIGCHLD ignored: one pattern in five here, about 6 % of that pattern's
-  CPU). The cutime fallback is 21% over on the same churn, process-exporter 24% under. The
+- the increase of sum(process_cpu_time_seconds_total) over all groups is within 2 % under the
+  CPU time of all tasks (3 % without the teardown program: no BTF or no CAP_BPF) and never
+  more than 2 % over it. Measured in 15 s runs on an idle machine: 0.9904, 0.9907 and 0.9908
+  of cpuacct with the program, 0.9821-0.9838 without (0.967 and 0.969 before the tails were
+  credited against the records sent before each reaper's reading, 0.93 to 0.96 before the
+  reapers' cutime credited tails at all; docs/performance.md). The kernel charges a process's
+  last ~0.3 ms (freeing its memory and files) after its exit record; its reaper's cutime sees
+  it, and for the children nobody waits for (a parent with SIGCHLD ignored: one pattern in
+  five here) the task's final clock read by the eBPF program when the kernel frees it. What
+  stays under in 15 s is the window's edges (tails are credited a tick after they happen). The
+  cutime fallback is 15-21% under or over on the same churn, process-exporter 78% under. The
   kernel's measure is the root cpuacct group's usage (the scheduler's runtime, the clock
   /proc/<pid>/stat's utime + stime are scaled to); system_cpu_time_seconds_total{cpu_mode=~
   "user|nice|system"} samples ticks instead and differs from it by the host's tick sampling
-  error (printed; docs/performance.md).
+  error (printed, not asserted: 7.5 % under to 4.5 % over cpuacct in the runs of
+  docs/performance.md).
 
 bench/exit_conservation.py runs the full 60 s version and the comparisons.
 """
@@ -96,7 +99,8 @@ def test_groups_sum_to_the_kernels_task_cpu_under_churn(start_vitals):
     # 200/s asked; a machine shared with builds forks fewer.
     assert started > 15 * 40
     assert lost == 0
-    assert groups >= 0.97 * acct, (groups, acct)
+    under = 0.98 if ("vitals_process_teardown_cpu_time_seconds_total", frozenset()) in v1 else 0.97
+    assert groups >= under * acct, (groups, acct, under)
     # Nothing counted twice (the cutime fallback was 21% over on this churn). Against cpuacct
     # only: the ticks are sampled, and a CI run under churn saw them 7% under cpuacct
     # (16.14 s against 17.36 s, groups 17.06 s).
