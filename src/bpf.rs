@@ -77,7 +77,7 @@ impl Mapping {
 
     /// The u64 at `at` (8-aligned, inside the mapping), which the kernel writes too.
     fn word(&self, at: usize) -> &AtomicU64 {
-        debug_assert!(at + 8 <= self.len && at % 8 == 0);
+        debug_assert!(at + 8 <= self.len && at.is_multiple_of(8));
         // SAFETY: in bounds and aligned (above); the mapping lives as long as self.
         unsafe { &*self.base.add(at).cast::<AtomicU64>() }
     }

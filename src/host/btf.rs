@@ -109,7 +109,7 @@ pub fn task_offsets(b: &[u8]) -> Result<TaskOffsets, &'static str> {
         .flatten()
         .find(|s| name(s.name) == b"task_struct" && member(s, b"se").is_some())
         .ok_or("no struct task_struct")?;
-    let byte = |bits: u32| if bits % 8 == 0 { Some(bits / 8) } else { None };
+    let byte = |bits: u32| bits.is_multiple_of(8).then_some(bits / 8);
     let (_, pid) = member(task, b"pid").ok_or("no task_struct.pid")?;
     let (_, tgid) = member(task, b"tgid").ok_or("no task_struct.tgid")?;
     let (se_type, se) = member(task, b"se").ok_or("no task_struct.se")?;

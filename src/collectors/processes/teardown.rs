@@ -11,13 +11,17 @@
 //! What does hold it is the task's own scheduler clock when the kernel frees the task:
 //! [`crate::host::task_free`]'s program, attached to the `sched_process_free` tracepoint,
 //! writes every freed task's pid and final clock into a ring (64 KiB: 2,730 tasks) that a
-//! thread drains every 250 ms (10,000 tasks freed a second before one is lost) and each
-//! tick too. When a
-//! process ends whose parent ignored SIGCHLD at the last scan (and has reaped none since:
-//! its children's CPU did not grow), its last thread's final clock less the runtime of that
-//! thread's exit record is credited to the process's group as system time. Other threads'
-//! teardown is a few us and is not counted; a process the ring has no clock for within
-//! [`KEEP_TICKS`] is counted in `vitals_process_teardown_missed_total`, never guessed.
+//! thread drains every 250 ms (10,000 tasks freed a second before one is lost) and each tick
+//! too. When a process ends whose parent ignored SIGCHLD at a scan of the last KEEP_TICKS
+//! (and reaped none since: its children's CPU did not grow), its last thread's final clock
+//! less the runtime of that thread's exit record is credited to the process's group as system
+//! time. Other threads' teardown is a few us and is not counted; a process the ring has no
+//! clock for within [`KEEP_TICKS`] (the ring was full, or the kernel skipped the program: it
+//! does when the tracepoint fires while the program runs on the same CPU) is counted in
+//! `vitals_process_teardown_missed_total`, never guessed. One case counts twice: a child
+//! started with another exit signal than SIGCHLD (clone(2)) by a parent that ignores SIGCHLD
+//! and waits for it, whose teardown is then also in the parent's cutime; the parent is left to
+//! its reaper tails from the tick its children's CPU grows.
 //!
 //! Loading needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) and a kernel with BTF; without,
 //! the log says why once and the teardown stays out, as before.
