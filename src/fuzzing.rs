@@ -232,7 +232,7 @@ fn taskstats(data: &[u8]) {
 
 /// The kernel's BTF: the task offsets, which must then make a program.
 fn btf(data: &[u8]) {
-    if let Ok(o) = host::btf::task_offsets(data) {
+    if let Ok(o) = host::btf::task_offsets(std::io::Cursor::new(data)) {
         assert_eq!(host::task_free::program(&o, 3).len() % 8, 0);
     }
 }

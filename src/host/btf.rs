@@ -1,7 +1,11 @@
 //! The kernel's BTF (`/sys/kernel/btf/vmlinux`, the type information of the running kernel):
 //! the offsets in `struct task_struct` of the fields [`crate::host::task_free`]'s program
-//! reads. Only the type section is walked, and only struct members are looked at; every
-//! other kind is skipped by its size (the format: the kernel's Documentation/bpf/btf.rst).
+//! reads. Read as a stream in two passes, never whole (the file is 5 MB): the string section
+//! for the offsets of the six names wanted, then the type section for the structs that use
+//! them; every other kind is skipped by its size (the format: the kernel's
+//! Documentation/bpf/btf.rst).
+
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
 /// Where a task's ids and CPU clock are in its `task_struct`, bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,61 +30,101 @@ const KIND_ENUM64: u32 = 19;
 /// The highest kind known (`BTF_KIND_ENUM64`); a later one has an unknown size.
 const KIND_MAX: u32 = 19;
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+/// The names looked for, in this order in [`Names`].
+const WANTED: [&[u8]; 6] = [
+    b"task_struct",
+    b"pid",
+    b"tgid",
+    b"se",
+    b"sched_entity",
+    b"sum_exec_runtime",
+];
+const TASK: usize = 0;
+const PID: usize = 1;
+const TGID: usize = 2;
+const SE: usize = 3;
+const ENTITY: usize = 4;
+const RUNTIME: usize = 5;
+
+/// The string offsets of the wanted names.
+type Names = [Option<u32>; 6];
+
+/// A reader that counts what it took, with a small buffer.
+struct Stream<R> {
+    r: io::BufReader<R>,
+    left: u64,
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
+impl<R: Read> Stream<R> {
+    fn u32(&mut self) -> Result<u32, &'static str> {
+        let mut b = [0; 4];
+        self.exact(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
 
-/// A struct's members: (name offset, type id, bit offset).
-struct Struct<'a> {
-    name: u32,
-    members: &'a [u8],
-}
+    fn exact(&mut self, b: &mut [u8]) -> Result<(), &'static str> {
+        if (b.len() as u64) > self.left {
+            return Err("a cut type");
+        }
+        self.r.read_exact(b).map_err(|_| "a cut section")?;
+        self.left -= b.len() as u64;
+        Ok(())
+    }
 
-impl Struct<'_> {
-    fn members(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
-        self.members
-            .chunks_exact(12)
-            .filter_map(|m| Some((u32_at(m, 0)?, u32_at(m, 4)?, u32_at(m, 8)?)))
+    fn skip(&mut self, n: u64) -> Result<(), &'static str> {
+        if n > self.left {
+            return Err("a cut type");
+        }
+        let got =
+            io::copy(&mut (&mut self.r).take(n), &mut io::sink()).map_err(|_| "a cut section")?;
+        if got != n {
+            return Err("a cut section");
+        }
+        self.left -= n;
+        Ok(())
     }
 }
 
 /// The offsets of `task_struct`'s `pid`, `tgid` and `se.sum_exec_runtime`; an error says
 /// what is missing. BTF is little-endian here (the machine's order, like the kernel's, on
 /// the little-endian hosts vitals is built for).
-pub fn task_offsets(b: &[u8]) -> Result<TaskOffsets, &'static str> {
-    if u16_at(b, 0) != Some(MAGIC) {
+pub fn task_offsets<R: Read + Seek>(mut r: R) -> Result<TaskOffsets, &'static str> {
+    let mut h = [0u8; 24];
+    r.read_exact(&mut h).map_err(|_| "short header")?;
+    if u16::from_le_bytes([h[0], h[1]]) != MAGIC {
         return Err("not BTF (bad magic)");
     }
-    let hdr_len = u32_at(b, 4).ok_or("short header")? as usize;
-    let field = |at: usize| u32_at(b, 8 + at).map(|v| v as usize).ok_or("short header");
-    let (type_off, type_len, str_off, str_len) = (field(0)?, field(4)?, field(8)?, field(12)?);
-    let types = b
-        .get(hdr_len.checked_add(type_off).ok_or("bad offsets")?..)
-        .and_then(|t| t.get(..type_len))
-        .ok_or("type section out of bounds")?;
-    let strings = b
-        .get(hdr_len.checked_add(str_off).ok_or("bad offsets")?..)
-        .and_then(|s| s.get(..str_len))
-        .ok_or("string section out of bounds")?;
-    let name = |off: u32| -> &[u8] {
-        let s = strings.get(off as usize..).unwrap_or_default();
-        &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
+    let field = |at: usize| u64::from(u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]));
+    let (hdr_len, type_off, type_len, str_off, str_len) =
+        (field(4), field(8), field(12), field(16), field(20));
+    let names = find_names(&mut r, hdr_len + str_off, str_len)?;
+    r.seek(SeekFrom::Start(hdr_len + type_off))
+        .map_err(|_| "type section out of bounds")?;
+    let mut s = Stream {
+        r: io::BufReader::with_capacity(16 << 10, r),
+        left: type_len,
     };
-    // Type ids start at 1; a member's type id indexes `structs` (None: not a struct).
-    let mut structs: Vec<Option<Struct>> = vec![None];
-    let mut at = 0;
-    while at < types.len() {
-        let (name_off, info) = (u32_at(types, at), u32_at(types, at + 4));
-        let (Some(name_off), Some(info)) = (name_off, info) else {
-            return Err("a cut type");
-        };
+    let want = |i: usize| names[i].ok_or("a field name missing");
+    let (task, pid, tgid, se, entity, runtime) = (
+        want(TASK)?,
+        want(PID)?,
+        want(TGID)?,
+        want(SE)?,
+        want(ENTITY)?,
+        want(RUNTIME)?,
+    );
+    // Bit offsets of pid, tgid, and se with its type id; sched_entity structs by type id
+    // with their sum_exec_runtime's bit offset.
+    let (mut pid_at, mut tgid_at, mut se_at) = (None, None, None);
+    let mut entities: Vec<(u32, u32)> = Vec::new();
+    let mut id = 0u32;
+    while s.left > 0 {
+        id += 1;
+        let name_off = s.u32()?;
+        let info = s.u32()?;
+        let _size = s.u32()?;
         let kind = (info >> 24) & 0x1f;
-        let vlen = (info & 0xffff) as usize;
-        at += 12;
+        let vlen = u64::from(info & 0xffff);
         let extra = match kind {
             KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
             KIND_ARRAY => 12,
@@ -89,36 +133,34 @@ pub fn task_offsets(b: &[u8]) -> Result<TaskOffsets, &'static str> {
             k if k > KIND_MAX => return Err("a type of unknown kind"),
             _ => 0,
         };
-        let body = types.get(at..at + extra).ok_or("a cut type")?;
-        structs.push((kind == KIND_STRUCT).then_some(Struct {
-            name: name_off,
-            members: body,
-        }));
-        at += extra;
+        let wanted = kind == KIND_STRUCT && (name_off == task || name_off == entity);
+        if !wanted {
+            s.skip(extra)?;
+            continue;
+        }
+        for _ in 0..vlen {
+            let (m, ty, bits) = (s.u32()?, s.u32()?, s.u32()? & 0xff_ffff);
+            if name_off == task {
+                match m {
+                    m if m == pid => pid_at = Some(bits),
+                    m if m == tgid => tgid_at = Some(bits),
+                    m if m == se => se_at = Some((ty, bits)),
+                    _ => {}
+                }
+            } else if m == runtime {
+                entities.push((id, bits));
+            }
+        }
     }
-    let member = |s: &Struct, want: &[u8]| {
-        s.members()
-            .find(|&(n, _, _)| name(n) == want)
-            .map(|(_, ty, bits)| {
-                // With kind_flag the low 24 bits are the offset; these fields are no bitfields.
-                (ty, bits & 0xff_ffff)
-            })
-    };
-    let task = structs
-        .iter()
-        .flatten()
-        .find(|s| name(s.name) == b"task_struct" && member(s, b"se").is_some())
-        .ok_or("no struct task_struct")?;
     let byte = |bits: u32| bits.is_multiple_of(8).then_some(bits / 8);
-    let (_, pid) = member(task, b"pid").ok_or("no task_struct.pid")?;
-    let (_, tgid) = member(task, b"tgid").ok_or("no task_struct.tgid")?;
-    let (se_type, se) = member(task, b"se").ok_or("no task_struct.se")?;
-    let entity = structs
-        .get(se_type as usize)
-        .and_then(Option::as_ref)
-        .ok_or("task_struct.se is not a struct")?;
-    let (_, runtime) = member(entity, b"sum_exec_runtime").ok_or("no se.sum_exec_runtime")?;
-    match (byte(pid), byte(tgid), byte(se), byte(runtime)) {
+    let pid = pid_at.ok_or("no task_struct.pid")?;
+    let tgid = tgid_at.ok_or("no task_struct.tgid")?;
+    let (se_type, se) = se_at.ok_or("no task_struct.se")?;
+    let (_, runtime) = entities
+        .iter()
+        .find(|&&(id, _)| id == se_type)
+        .ok_or("no se.sum_exec_runtime")?;
+    match (byte(pid), byte(tgid), byte(se), byte(*runtime)) {
         (Some(pid), Some(tgid), Some(se), Some(runtime)) => Ok(TaskOffsets {
             pid,
             tgid,
@@ -126,6 +168,31 @@ pub fn task_offsets(b: &[u8]) -> Result<TaskOffsets, &'static str> {
         }),
         _ => Err("a field off a byte boundary"),
     }
+}
+
+/// The offsets of the wanted names in the string section at `start`, `len` bytes long.
+fn find_names<R: Read + Seek>(r: &mut R, start: u64, len: u64) -> Result<Names, &'static str> {
+    r.seek(SeekFrom::Start(start))
+        .map_err(|_| "string section out of bounds")?;
+    let mut s = io::BufReader::with_capacity(16 << 10, r.take(len));
+    let mut names: Names = [None; 6];
+    let mut name = Vec::new();
+    let mut at = 0u64;
+    while at < len {
+        name.clear();
+        let n = s
+            .read_until(0, &mut name)
+            .map_err(|_| "string section out of bounds")?;
+        if n == 0 {
+            return Err("string section out of bounds");
+        }
+        let text = name.strip_suffix(&[0]).unwrap_or(&name);
+        if let Some(i) = WANTED.iter().position(|w| *w == text) {
+            names[i].get_or_insert(u32::try_from(at).map_err(|_| "bad offsets")?);
+        }
+        at += n as u64;
+    }
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -197,7 +264,7 @@ mod tests {
     #[test]
     fn the_offsets_of_a_tasks_ids_and_runtime() {
         assert_eq!(
-            task_offsets(&sample()),
+            task_offsets(io::Cursor::new(sample())),
             Ok(TaskOffsets {
                 pid: 1264,
                 tgid: 1268,
@@ -219,24 +286,30 @@ mod tests {
     #[test]
     fn damaged_btf_is_an_error() {
         let b = sample();
-        assert_eq!(task_offsets(&b[..10]), Err("short header"));
-        assert_eq!(task_offsets(b"\0\0"), Err("not BTF (bad magic)"));
+        let parse = |b: &[u8]| task_offsets(io::Cursor::new(b.to_vec()));
+        assert_eq!(parse(&b[..10]), Err("short header"));
+        assert_eq!(parse(&[0; 24]), Err("not BTF (bad magic)"));
         assert_eq!(
-            task_offsets(&b[..b.len() - 20]),
+            parse(&b[..b.len() - 20]),
             Err("string section out of bounds")
         );
         let mut cut = b.clone();
         // The type section claims more than it holds.
         cut[12..16].copy_from_slice(&1000u32.to_le_bytes());
-        assert!(task_offsets(&cut).is_err());
+        assert!(parse(&cut).is_err());
+        // A name missing from the strings.
+        let mut renamed = b.clone();
+        let at = renamed.windows(5).position(|w| w == b"\0tgid").unwrap();
+        renamed[at + 1] = b'x';
+        assert_eq!(parse(&renamed), Err("a field name missing"));
     }
 
     #[test]
     fn the_running_kernels_btf_when_there_is_one() {
-        let Ok(b) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        let Ok(f) = std::fs::File::open("/sys/kernel/btf/vmlinux") else {
             return;
         };
-        let o = task_offsets(&b).unwrap();
+        let o = task_offsets(f).unwrap();
         assert_eq!(o.tgid, o.pid + 4, "{o:?}");
     }
 }

@@ -128,21 +128,18 @@ struct Book {
 impl Teardowns {
     /// Loads and attaches the program; None (said once in the log) when the kernel refuses.
     pub fn start(paths: &HostPaths) -> Option<Teardowns> {
-        let btf = match std::fs::read(paths.sys("kernel/btf/vmlinux")) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::info!(collector = "processes", error = %e, "no kernel BTF: the teardown of children of parents that ignore SIGCHLD is not measured");
-                return None;
-            }
+        let path = paths.sys("kernel/btf/vmlinux");
+        let offsets = match std::fs::File::open(&path) {
+            Ok(f) => task_offsets(f),
+            Err(_) => Err("no kernel BTF"),
         };
-        let offsets = match task_offsets(&btf) {
+        let offsets = match offsets {
             Ok(o) => o,
             Err(e) => {
-                tracing::info!(collector = "processes", error = e, "kernel BTF without the task fields: the teardown of children of parents that ignore SIGCHLD is not measured");
+                tracing::info!(collector = "processes", error = e, path = %path.display(), "kernel BTF unreadable or without the task fields: the teardown of children of parents that ignore SIGCHLD is not measured");
                 return None;
             }
         };
-        drop(btf);
         match Attached::load(c"sched_process_free", RING_BYTES, |fd| program(&offsets, fd)) {
             Ok(ring) => {
                 tracing::info!(
