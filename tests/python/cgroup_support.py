@@ -21,6 +21,21 @@ def cpu_stat(cg):
     return {k: int(v) for k, v in (l.split() for l in (cg / "cpu.stat").read_text().splitlines())}
 
 
+def remove_cgroup(root, cg, timeout=10):
+    """Moves what is left in `cg` to `root` and removes it, retrying while the kernel still
+    holds exiting tasks there."""
+    end = time.time() + timeout
+    while cg.exists():
+        try:
+            for pid in (cg / "cgroup.procs").read_text().split():
+                (root / "cgroup.procs").write_text(pid)
+            cg.rmdir()
+        except OSError:
+            if time.time() > end:
+                raise
+            time.sleep(0.05)
+
+
 class LiveCgroups:
     """`<root>/<slice>/busy.service` (a shell spinning) and `sleeper.service` (sleep)."""
 
@@ -60,17 +75,7 @@ class LiveCgroups:
         if proc is not None:
             proc.kill()
             proc.wait()
-        cg = self.slice / name
-        end = time.time() + 10
-        while cg.exists():
-            try:
-                for pid in (cg / "cgroup.procs").read_text().split():
-                    (self.root / "cgroup.procs").write_text(pid)
-                cg.rmdir()
-            except OSError:
-                if time.time() > end:
-                    raise
-                time.sleep(0.05)
+        remove_cgroup(self.root, self.slice / name)
 
     def close(self):
         for name in list(self.procs):

@@ -23,7 +23,7 @@ import time
 import pytest
 
 import conftest
-from cgroup_support import cpu_stat, v2_root
+from cgroup_support import cpu_stat, remove_cgroup, v2_root
 from conftest import parse_exposition
 from process_support import config, last_tick, wait_ticks
 
@@ -112,14 +112,7 @@ def test_the_teardown_of_children_the_kernel_reaps_is_in_their_group(start_vital
         if parent is not None and parent.poll() is None:
             parent.kill()
             parent.wait()
-        end = time.time() + 10
-        while cg.exists():
-            try:
-                cg.rmdir()
-            except OSError:
-                if time.time() > end:
-                    raise
-                time.sleep(0.05)
+        remove_cgroup(root, cg)
 
 
 def test_without_the_privilege_to_load_the_program_it_says_so_once(monkeypatch):
