@@ -148,17 +148,25 @@ impl Attached {
         let map = bpf(BPF_MAP_CREATE, &mut a).map_err(fail("creating the ring buffer"))?;
         let insns = program(map.as_raw_fd());
         let license = c"Dual MIT/GPL";
-        let mut log = vec![0u8; 16 << 10];
-        let mut a = [0u8; ATTR];
-        put32(&mut a, 0, BPF_PROG_TYPE_RAW_TRACEPOINT);
-        put32(&mut a, 4, (insns.len() / 8) as u32);
-        put64(&mut a, 8, insns.as_ptr() as u64);
-        put64(&mut a, 16, license.as_ptr() as u64);
-        put32(&mut a, 24, 1);
-        put32(&mut a, 28, log.len() as u32);
-        put64(&mut a, 32, log.as_mut_ptr() as u64);
-        a[48..48 + 10].copy_from_slice(b"vitals_end");
-        let prog = bpf(BPF_PROG_LOAD, &mut a).map_err(|error| {
+        // Loaded without the verifier's log (a log that outgrows its buffer fails the load),
+        // then, if refused, again with it to say why.
+        let load = |log: Option<&mut Vec<u8>>| {
+            let mut a = [0u8; ATTR];
+            put32(&mut a, 0, BPF_PROG_TYPE_RAW_TRACEPOINT);
+            put32(&mut a, 4, (insns.len() / 8) as u32);
+            put64(&mut a, 8, insns.as_ptr() as u64);
+            put64(&mut a, 16, license.as_ptr() as u64);
+            if let Some(log) = log {
+                put32(&mut a, 24, 1);
+                put32(&mut a, 28, log.len() as u32);
+                put64(&mut a, 32, log.as_mut_ptr() as u64);
+            }
+            a[48..48 + 10].copy_from_slice(b"vitals_end");
+            bpf(BPF_PROG_LOAD, &mut a)
+        };
+        let prog = load(None).map_err(|error| {
+            let mut log = vec![0u8; 64 << 10];
+            let _ = load(Some(&mut log));
             let end = log.iter().position(|&c| c == 0).unwrap_or(log.len());
             LoadError {
                 step: "loading the program",
@@ -212,5 +220,73 @@ impl Attached {
         }
         self.consumer.word(0).store(cons, Ordering::Release);
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::btf::task_offsets;
+    use crate::host::task_free::{RECORD, parse_record, program};
+
+    /// Refused before the program (no privilege): nothing more to check here.
+    fn unprivileged(e: &LoadError) -> bool {
+        e.step == "creating the ring buffer" && e.error.kind() == io::ErrorKind::PermissionDenied
+    }
+
+    #[test]
+    fn a_program_the_verifier_refuses_says_why() {
+        // `exit` with r0 never written.
+        let r = Attached::load(c"sched_process_free", 4096, |_| {
+            vec![0x95, 0, 0, 0, 0, 0, 0, 0]
+        });
+        match r {
+            Err(e) if unprivileged(&e) => {}
+            Err(e) => {
+                assert_eq!(e.step, "loading the program", "{e}");
+                assert!(e.log.contains("R0"), "{e}");
+            }
+            Ok(_) => panic!("the verifier took a program that returns nothing"),
+        }
+    }
+
+    /// The whole path on this kernel, as root: a child that ends is in the ring with its
+    /// final clock, at least what it ran.
+    #[test]
+    fn a_task_that_ends_is_in_the_ring_with_its_final_clock() {
+        let Ok(f) = std::fs::File::open("/sys/kernel/btf/vmlinux") else {
+            return;
+        };
+        let offsets = task_offsets(f).unwrap();
+        let mut ring =
+            match Attached::load(c"sched_process_free", 64 << 10, |fd| program(&offsets, fd)) {
+                Ok(r) => r,
+                Err(e) if unprivileged(&e) => return,
+                Err(e) => panic!("{e}"),
+            };
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        // Freed an RCU grace period after it was reaped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut buf = Vec::new();
+        loop {
+            ring.drain(RECORD, &mut buf);
+            let found = buf
+                .chunks_exact(RECORD)
+                .filter_map(parse_record)
+                .find(|r| r.pid == pid);
+            if let Some(r) = found {
+                assert_eq!(r.tgid, pid);
+                // The loop runs for some ms; a clock of 0 would be a wrong offset.
+                assert!(r.runtime_ns > 1_000_000, "{r:?}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no record of {pid}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }
