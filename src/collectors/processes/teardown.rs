@@ -41,8 +41,10 @@ use crate::host::task_free::{RECORD, parse_record, program};
 const RING_BYTES: usize = 64 << 10;
 /// The drain thread's period.
 const DRAIN_EVERY: Duration = Duration::from_millis(250);
-/// Final clocks the thread keeps for the collector at most (a collector that stopped
-/// ticking): the rest are dropped, and their processes counted missed.
+/// Final clocks taken per tick at most (13,000 tasks freed a second at the default 5 s
+/// interval): the rest are dropped, and those of processes waited for counted missed. With
+/// the two ticks kept that bounds the clocks held to about 4 MB on the busiest hosts (30
+/// bytes each); a host freeing 100 tasks a second holds 1,000.
 const MAX_FREED: usize = 1 << 16;
 /// Records and final clocks wait this many ticks for each other.
 const KEEP_TICKS: u64 = 2;
