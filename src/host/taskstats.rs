@@ -132,6 +132,15 @@ impl Exit {
         &self.comm[..usize::from(self.comm_len)]
     }
 
+    /// The thread's runtime, us: the scheduler's, else (without delay accounting) the ticked
+    /// user + system.
+    pub fn run_us(&self) -> u64 {
+        match self.run_ns {
+            0 => self.utime_us + self.stime_us,
+            ns => ns / 1000,
+        }
+    }
+
     /// A record for tests elsewhere: `run_us` of runtime, all of it user time.
     #[cfg(test)]
     pub fn for_test(pid: u32, tgid: u32, ppid: u32, run_us: u64, group_dead: bool) -> Exit {

@@ -135,10 +135,7 @@ impl Dead {
     fn add(&mut self, e: &Exit) {
         self.cpu_us[0] += e.utime_us;
         self.cpu_us[1] += e.stime_us;
-        self.run_us += match e.run_ns {
-            0 => e.utime_us + e.stime_us,
-            ns => ns / 1000,
-        };
+        self.run_us += e.run_us();
         self.faults[0] += e.majflt;
         self.faults[1] += e.minflt;
         for (t, v) in self
@@ -414,11 +411,7 @@ impl Exits {
                 && !cutime
                 && t.auto_reaped(e.ppid)
             {
-                let run_us = match e.run_ns {
-                    0 => e.utime_us + e.stime_us,
-                    ns => ns / 1000,
-                };
-                t.expect(e.pid, run_us, group, tick);
+                t.expect(e.pid, e.run_us(), group, tick);
             }
             if !cutime && e.ppid != 0 {
                 let (read, seen) = last.map_or((0, 0), |l| (l.children_cpu * us_per_tick, l.seen));
@@ -483,10 +476,7 @@ impl Exits {
         }
         if let Some(t) = &mut self.teardowns {
             for (group, us) in t.tails(tick) {
-                if let Some(g) = groups.get_mut(group).filter(|_| group != DROPPED) {
-                    let rem = self.rem.entry(group).or_default();
-                    g.totals.cpu_faults[SYSTEM] += whole_ticks(&mut rem[SYSTEM], us, us_per_tick);
-                }
+                credit_system(&mut self.rem, groups, group, us, us_per_tick);
             }
         }
         if let Some(l) = &self.listener
@@ -578,10 +568,7 @@ impl Exits {
                 };
                 left -= us;
                 r.last_group = Some(group);
-                if let Some(g) = groups.get_mut(group).filter(|_| group != DROPPED) {
-                    let rem = self.rem.entry(group).or_default();
-                    g.totals.cpu_faults[SYSTEM] += whole_ticks(&mut rem[SYSTEM], us, us_per_tick);
-                }
+                credit_system(&mut self.rem, groups, group, us, us_per_tick);
             }
         }
         self.reapers
@@ -652,6 +639,21 @@ impl Exits {
             out.add(&CPU_UNATTRIBUTED, &[], under as f64 / clk);
             out.add(&CPU_OVERCOUNTED, &[], over as f64 / clk);
         }
+    }
+}
+
+/// Credits `us` of a tail (the kernel's teardown of a process) to `group` as system time,
+/// carrying what is not yet a whole clock tick in `rem`.
+fn credit_system(
+    rem: &mut HashMap<u32, [u64; 2]>,
+    groups: &mut Groups,
+    group: u32,
+    us: u64,
+    us_per_tick: u64,
+) {
+    if let Some(g) = groups.get_mut(group).filter(|_| group != DROPPED) {
+        let rem = rem.entry(group).or_default();
+        g.totals.cpu_faults[SYSTEM] += whole_ticks(&mut rem[SYSTEM], us, us_per_tick);
     }
 }
 
